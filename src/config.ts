@@ -1,0 +1,116 @@
+import { parseArgs } from "node:util";
+import { DEFAULT_DOCKER_HOST } from "./docker/endpoint.ts";
+import { parseDuration } from "./util/duration.ts";
+
+export interface Config {
+  /** Where berth serves CRI: unix:///path (default) or tcp://host:port. */
+  listen: string;
+  dockerHost: string;
+  dockerTlsVerify: boolean;
+  dockerCertPath: string | undefined;
+  podInfraContainerImage: string;
+  /** A pull with no progress for this long is cancelled. */
+  imagePullProgressDeadlineMs: number;
+  logLevel: string;
+  /** berth's own state: checkpoints, runtime config. */
+  rootDir: string;
+  cniConfDir: string;
+  cniBinDirs: string[];
+  podCidr: string | undefined;
+  streamingBindAddr: string;
+}
+
+export const DEFAULT_LISTEN = "unix:///run/berth/berth.sock";
+export const DEFAULT_PAUSE_IMAGE = "registry.k8s.io/pause:3.10";
+
+const USAGE = `berth: a Kubernetes CRI runtime for Docker Engine
+
+Usage: berth [flags]
+
+  --listen URL                        CRI endpoint, alias --container-runtime-endpoint (default ${DEFAULT_LISTEN}; tcp://HOST:PORT also taken)
+  --docker-endpoint URL               Docker Engine (default $DOCKER_HOST or ${DEFAULT_DOCKER_HOST})
+  --docker-tls-verify                 verify the engine's TLS certificate (default $DOCKER_TLS_VERIFY)
+  --docker-cert-path DIR              ca.pem, cert.pem, key.pem for tcp:// (default $DOCKER_CERT_PATH)
+  --pod-infra-container-image REF     pause image (default ${DEFAULT_PAUSE_IMAGE})
+  --image-pull-progress-deadline DUR  cancel a pull with no progress for this long (default 1m)
+  --root-directory DIR                berth's state (default /var/lib/berth)
+  --cni-conf-dir DIR                  CNI network configs (default /etc/cni/net.d)
+  --cni-bin-dir DIRS                  CNI plugins, comma-separated (default /opt/cni/bin,/usr/lib/cni)
+  --pod-cidr CIDR                     pod subnet for the default CNI config until the kubelet sets one
+  --streaming-bind-addr ADDR          exec/attach/port-forward server (default 127.0.0.1:0)
+  --log-level LEVEL                   trace, debug, info, warn, error (default info)
+  -h, --help                          this text
+`;
+
+export class UsageError extends Error {}
+
+export function usage(): string {
+  return USAGE;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) throw new UsageError("");
+  const listen = values.listen ?? values["container-runtime-endpoint"] ?? DEFAULT_LISTEN;
+  if (!/^(unix:\/\/\/|tcp:\/\/)/.test(listen)) {
+    throw new UsageError(`--listen ${listen}: expected unix:///path or tcp://host:port`);
+  }
+  let imagePullProgressDeadlineMs: number;
+  try {
+    imagePullProgressDeadlineMs = parseDuration(values["image-pull-progress-deadline"] ?? "1m");
+  } catch (err) {
+    throw new UsageError(`--image-pull-progress-deadline: ${(err as Error).message}`);
+  }
+  const logLevel = values["log-level"] ?? env.BERTH_LOG_LEVEL ?? "info";
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
+    throw new UsageError(`--log-level ${logLevel}: expected trace, debug, info, warn or error`);
+  }
+  return {
+    listen,
+    dockerHost: values["docker-endpoint"] ?? nonEmpty(env.DOCKER_HOST) ?? DEFAULT_DOCKER_HOST,
+    dockerTlsVerify: values["docker-tls-verify"] ?? nonEmpty(env.DOCKER_TLS_VERIFY) !== undefined,
+    dockerCertPath: values["docker-cert-path"] ?? nonEmpty(env.DOCKER_CERT_PATH),
+    podInfraContainerImage: values["pod-infra-container-image"] ?? DEFAULT_PAUSE_IMAGE,
+    imagePullProgressDeadlineMs,
+    logLevel,
+    rootDir: values["root-directory"] ?? "/var/lib/berth",
+    cniConfDir: values["cni-conf-dir"] ?? "/etc/cni/net.d",
+    cniBinDirs: (values["cni-bin-dir"] ?? "/opt/cni/bin,/usr/lib/cni").split(",").filter(Boolean),
+    podCidr: values["pod-cidr"],
+    streamingBindAddr: values["streaming-bind-addr"] ?? "127.0.0.1:0",
+  };
+}
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      listen: { type: "string" },
+      "container-runtime-endpoint": { type: "string" },
+      "docker-endpoint": { type: "string" },
+      "docker-tls-verify": { type: "boolean" },
+      "docker-cert-path": { type: "string" },
+      "pod-infra-container-image": { type: "string" },
+      "image-pull-progress-deadline": { type: "string" },
+      "root-directory": { type: "string" },
+      "cni-conf-dir": { type: "string" },
+      "cni-bin-dir": { type: "string" },
+      "pod-cidr": { type: "string" },
+      "streaming-bind-addr": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

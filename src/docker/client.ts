@@ -1,0 +1,244 @@
+import { readFileSync } from "node:fs";
+import type { Dispatcher } from "undici";
+import { Pool } from "undici";
+import { negotiateApiVersion } from "./api-version.ts";
+import type { DockerEndpoint } from "./endpoint.ts";
+import { DockerError, dockerErrorFromResponse, dockerErrorFromTransport } from "./errors.ts";
+import type {
+  ContainerSummary,
+  EngineInfo,
+  EngineVersion,
+  ImageInspect,
+  ImageSummary,
+  RegistryAuth,
+} from "./types.ts";
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  /** Describes the call in error messages, e.g. "inspect image busybox". */
+  what: string;
+  query?: Query;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The CRI call's cancellation and deadline, carried to the engine request. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * berth's one typed client for the Docker Engine API. Every request goes through
+ * `send`, which negotiates the API version once per engine lifetime, carries the caller's
+ * AbortSignal to the HTTP request, and classifies failures by HTTP status.
+ */
+export class DockerClient {
+  readonly #pool: Pool;
+  #apiVersion: Promise<string> | undefined;
+
+  constructor(endpoint: DockerEndpoint) {
+    this.#pool = createPool(endpoint);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  /** The negotiated API version, e.g. "1.41". Renegotiated after the engine was unreachable. */
+  apiVersion(signal?: AbortSignal): Promise<string> {
+    if (!this.#apiVersion) {
+      const negotiation = this.#negotiate(signal);
+      this.#apiVersion = negotiation;
+      negotiation.catch(() => {
+        if (this.#apiVersion === negotiation) this.#apiVersion = undefined;
+      });
+    }
+    return this.#apiVersion;
+  }
+
+  async #negotiate(signal?: AbortSignal): Promise<string> {
+    const response = await this.#raw("GET", "/_ping", { what: "ping", signal });
+    const text = await response.body.text();
+    if (response.statusCode !== 200)
+      throw dockerErrorFromResponse(response.statusCode, text, "ping");
+    const header = response.headers["api-version"];
+    const engineApi = Array.isArray(header) ? header[0] : header;
+    if (!engineApi) {
+      // Engines before API 1.25 did not send the header; berth needs 1.41 anyway.
+      throw new DockerError("FailedPrecondition", "Docker Engine did not report its API version");
+    }
+    try {
+      return negotiateApiVersion(engineApi);
+    } catch (err) {
+      throw new DockerError("FailedPrecondition", (err as Error).message);
+    }
+  }
+
+  /** GET /_ping without version negotiation: true when the engine answers. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const response = await this.#raw("GET", "/_ping", { what: "ping", signal });
+    const text = await response.body.text();
+    if (response.statusCode !== 200)
+      throw dockerErrorFromResponse(response.statusCode, text, "ping");
+  }
+
+  /** A request whose body is ignored; fails on any non-2xx status. */
+  async call(method: string, path: string, options: RequestOptions): Promise<void> {
+    const response = await this.send(method, path, options);
+    await response.body.dump();
+  }
+
+  async json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
+    const response = await this.send(method, path, options);
+    return (await response.body.json()) as T;
+  }
+
+  /**
+   * Sends a versioned request and returns the response once its status is known to be 2xx;
+   * the body is the caller's to consume (streams: pulls, events, logs).
+   */
+  async send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<Dispatcher.ResponseData> {
+    const version = await this.apiVersion(options.signal);
+    const response = await this.#raw(method, `/v${version}${path}`, options);
+    if (response.statusCode >= 200 && response.statusCode < 300) return response;
+    const text = await response.body.text().catch(() => "");
+    throw dockerErrorFromResponse(response.statusCode, text, options.what);
+  }
+
+  async #raw(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { ...options.headers };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers["content-type"] = "application/json";
+    }
+    try {
+      return await this.#pool.request({
+        method: method as Dispatcher.HttpMethod,
+        path: withQuery(path, options.query),
+        headers,
+        body,
+        signal: options.signal,
+        // Streams (pulls, events, logs) stay quiet for long periods; their callers watch
+        // progress themselves. Plain calls are bounded by the CRI call's deadline.
+        bodyTimeout: 0,
+        headersTimeout: 0,
+      });
+    } catch (err) {
+      // The caller gave up (cancelled or past its deadline): say so, not "engine down".
+      if (options.signal?.aborted) throw options.signal.reason;
+      const failure = dockerErrorFromTransport(err, options.what);
+      // The engine may come back as a different version: negotiate again next time.
+      if (failure instanceof DockerError) this.#apiVersion = undefined;
+      throw failure;
+    }
+  }
+
+  // ---- typed calls -------------------------------------------------------------------
+
+  version(signal?: AbortSignal): Promise<EngineVersion> {
+    return this.json("GET", "/version", { what: "engine version", signal });
+  }
+
+  info(signal?: AbortSignal): Promise<EngineInfo> {
+    return this.json("GET", "/info", { what: "engine info", signal });
+  }
+
+  listImages(signal?: AbortSignal): Promise<ImageSummary[]> {
+    return this.json("GET", "/images/json", { what: "list images", signal });
+  }
+
+  inspectImage(ref: string, signal?: AbortSignal): Promise<ImageInspect> {
+    return this.json("GET", `/images/${encodeURIComponent(ref)}/json`, {
+      what: `inspect image ${ref}`,
+      signal,
+    });
+  }
+
+  /** Inspects an image, answering undefined when the engine has no such image. */
+  async findImage(ref: string, signal?: AbortSignal): Promise<ImageInspect | undefined> {
+    try {
+      return await this.inspectImage(ref, signal);
+    } catch (err) {
+      if (err instanceof DockerError && err.kind === "NotFound") return undefined;
+      throw err;
+    }
+  }
+
+  /** Starts a pull; the caller reads the progress stream from the returned body. */
+  async pullImage(
+    fromImage: string,
+    tag: string,
+    auth: RegistryAuth | undefined,
+    signal: AbortSignal,
+  ): Promise<Dispatcher.ResponseData["body"]> {
+    const headers: Record<string, string> = {};
+    if (auth) headers["x-registry-auth"] = encodeRegistryAuth(auth);
+    const response = await this.send("POST", "/images/create", {
+      what: `pull image ${fromImage}`,
+      query: { fromImage, tag },
+      headers,
+      signal,
+    });
+    return response.body;
+  }
+
+  removeImage(id: string, force: boolean, signal?: AbortSignal): Promise<void> {
+    return this.call("DELETE", `/images/${encodeURIComponent(id)}`, {
+      what: `remove image ${id}`,
+      query: { force, noprune: false },
+      signal,
+    });
+  }
+
+  listContainers(
+    filters: Record<string, string[]>,
+    signal?: AbortSignal,
+  ): Promise<ContainerSummary[]> {
+    return this.json("GET", "/containers/json", {
+      what: "list containers",
+      query: { all: true, filters: JSON.stringify(filters) },
+      signal,
+    });
+  }
+}
+
+/** X-Registry-Auth: base64url JSON, as the engine's API documents it. */
+export function encodeRegistryAuth(auth: RegistryAuth): string {
+  return Buffer.from(JSON.stringify(auth), "utf8").toString("base64url");
+}
+
+function withQuery(path: string, query: Query | undefined): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text === "" ? path : `${path}?${text}`;
+}
+
+function createPool(endpoint: DockerEndpoint): Pool {
+  // Pulls and event streams hold connections for long; plenty keeps polling calls unblocked.
+  const connections = 64;
+  if (endpoint.kind === "unix") {
+    return new Pool("http://docker", { connections, connect: { socketPath: endpoint.socketPath } });
+  }
+  const tls = endpoint.tls;
+  if (!tls) return new Pool(`http://${endpoint.host}:${endpoint.port}`, { connections });
+  return new Pool(`https://${endpoint.host}:${endpoint.port}`, {
+    connections,
+    connect: {
+      ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+      cert: tls.certFile ? readFileSync(tls.certFile) : undefined,
+      key: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
+      rejectUnauthorized: tls.verify,
+    },
+  });
+}

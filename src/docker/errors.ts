@@ -1,0 +1,71 @@
+import { BerthError, type ErrorKind } from "../errors.ts";
+
+/**
+ * A failed Docker Engine request. Classified here, and only here, by the HTTP status the
+ * engine answered with (or by the transport failing), never by the text of its message:
+ * that text changes between engine versions.
+ */
+export class DockerError extends BerthError {
+  readonly statusCode: number | undefined;
+
+  constructor(kind: ErrorKind, message: string, statusCode?: number, cause?: unknown) {
+    super(kind, message, { cause });
+    this.statusCode = statusCode;
+    this.name = `DockerError(${kind})`;
+  }
+}
+
+/** How the engine's HTTP status translates into berth's error kinds. */
+export function kindOfStatus(statusCode: number): ErrorKind {
+  switch (statusCode) {
+    case 400:
+      return "InvalidArgument";
+    case 401:
+      return "Unauthenticated";
+    case 403:
+      return "PermissionDenied";
+    case 404:
+      return "NotFound";
+    case 409:
+      return "FailedPrecondition";
+    case 501:
+      return "Unimplemented";
+    case 503:
+      return "Unavailable";
+    default:
+      return "Internal";
+  }
+}
+
+export function dockerErrorFromResponse(
+  statusCode: number,
+  body: string,
+  what: string,
+): DockerError {
+  const message = engineMessage(body) || `HTTP ${statusCode}`;
+  return new DockerError(kindOfStatus(statusCode), `${what}: ${message}`, statusCode);
+}
+
+/** The engine answers errors as `{"message": "..."}`; older proxies may send plain text. */
+function engineMessage(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (parsed && typeof parsed === "object" && "message" in parsed) {
+      return String((parsed as { message: unknown }).message);
+    }
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return body.trim();
+}
+
+/** Transport failures (engine down, socket missing, connection reset) mean "unavailable". */
+export function dockerErrorFromTransport(err: unknown, what: string): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new DockerError(
+    "Unavailable",
+    `${what}: Docker Engine unreachable: ${message}`,
+    undefined,
+    err,
+  );
+}
