@@ -40,7 +40,10 @@ PAUSE_IMAGE="${BERTH_PAUSE_IMAGE:-registry.k8s.io/pause:3.10}"
 IMG_BUSYBOX="berth-test/busybox:1.0"
 IMG_UID="berth-test/busybox-uid:1.0"
 IMG_USER="berth-test/busybox-user:1.0"
-ALL_IMAGES=("$IMG_BUSYBOX" "$IMG_UID" "$IMG_USER")
+# Only in the registries, never kept locally: an image of its own ID, so that tests may pull
+# and remove it (RemoveImage removes every tag of an ID) without touching the images above.
+IMG_PULLABLE="berth-test/pullable:1.0"
+ALL_IMAGES=("$IMG_BUSYBOX" "$IMG_UID" "$IMG_USER" "$IMG_PULLABLE")
 
 # Bump when the rootfs recipe below changes in a way the fingerprint (which
 # covers busybox, passwd, group and the image config) would not notice.
@@ -164,6 +167,7 @@ build_images() {
   import_image "$IMG_BUSYBOX" 'CMD ["sh"]'
   import_image "$IMG_UID" 'CMD ["sh"]' 'USER 1234'
   import_image "$IMG_USER" 'CMD ["sh"]' 'USER berthuser'
+  import_image "$IMG_PULLABLE" 'CMD ["sh"]' 'LABEL io.berth.test.pullable=1'
 }
 
 # ---------------------------------------------------------------------------
@@ -340,7 +344,7 @@ manifest_digest() {
     tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" { print $2 }'
 }
 
-# push_all ADDR -> prints the digest of berth-test/busybox:1.0 on stdout
+# push_all ADDR -> prints the digest of berth-test/pullable:1.0 on stdout
 push_all() {
   local addr="$1" img ref out digest=""
   for img in "${ALL_IMAGES[@]}"; do
@@ -350,7 +354,7 @@ push_all() {
       printf '%s\n' "$out" >&2
       die "docker push $ref failed"
     }
-    if [[ "$img" == "$IMG_BUSYBOX" ]]; then
+    if [[ "$img" == "$IMG_PULLABLE" ]]; then
       # Last line reads "1.0: digest: sha256:... size: NNN".
       digest="$(printf '%s\n' "$out" | sed -nE 's/.*digest: (sha256:[0-9a-f]{64}).*/\1/p' | tail -n1)"
     fi
@@ -388,7 +392,7 @@ registry_refs() {
 }
 
 push_fixtures() {
-  local repo="${IMG_BUSYBOX%:*}" tag="${IMG_BUSYBOX##*:}" pushed head
+  local repo="${IMG_PULLABLE%:*}" tag="${IMG_PULLABLE##*:}" pushed head
   # Throwaway client config: `docker login` must not leave credentials in
   # ~/.docker (or anywhere) after this script.
   export DOCKER_CONFIG="$WORK/docker-config"
@@ -421,9 +425,13 @@ push_fixtures() {
   unset DOCKER_CONFIG
   [[ "$DIGEST_PLAIN" == sha256:* && "$DIGEST_AUTH" == sha256:* ]] ||
     die "could not determine pushed digests (plain='$DIGEST_PLAIN' auth='$DIGEST_AUTH')"
-  log "digests: $PLAIN_ADDR/$IMG_BUSYBOX $DIGEST_PLAIN; $AUTH_ADDR/$IMG_BUSYBOX $DIGEST_AUTH"
+  log "digests: $PLAIN_ADDR/$IMG_PULLABLE $DIGEST_PLAIN; $AUTH_ADDR/$IMG_PULLABLE $DIGEST_AUTH"
 
   untag_registry_refs
+  # The pullable image exists only in the registries (see IMG_PULLABLE). Its fingerprint label
+  # is then gone too, so it is re-imported on every run: about a second.
+  docker rmi "$IMG_PULLABLE" >/dev/null
+  log "engine: removed $IMG_PULLABLE (tests pull it)"
 }
 
 write_fixtures_json() {
@@ -440,7 +448,8 @@ write_fixtures_json() {
   "images": {
     "busybox": "$IMG_BUSYBOX",
     "busyboxUid": "$IMG_UID",
-    "busyboxUser": "$IMG_USER"
+    "busyboxUser": "$IMG_USER",
+    "pullable": "$IMG_PULLABLE"
   },
   "users": {
     "berthuser": { "uid": 1234, "gid": 1234 }

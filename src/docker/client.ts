@@ -209,9 +209,16 @@ export class DockerClient {
   }
 }
 
-/** X-Registry-Auth: base64url JSON, as the engine's API documents it. */
+/**
+ * X-Registry-Auth: base64url JSON, as the engine's API documents it. With padding: engines
+ * up to at least 20.10 decode with Go's padded URL encoding and silently drop credentials
+ * they cannot decode (the pull then runs anonymously).
+ */
 export function encodeRegistryAuth(auth: RegistryAuth): string {
-  return Buffer.from(JSON.stringify(auth), "utf8").toString("base64url");
+  return Buffer.from(JSON.stringify(auth), "utf8")
+    .toString("base64")
+    .replaceAll("+", "-")
+    .replaceAll("/", "_");
 }
 
 function withQuery(path: string, query: Query | undefined): string {

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { BerthError, type ErrorKind } from "../errors.ts";
+import {
+  DockerError,
+  dockerErrorFromResponse,
+  dockerErrorFromTransport,
+  kindOfStatus,
+} from "./errors.ts";
+
+describe("kindOfStatus", () => {
+  const cases: Array<{ status: number; kind: ErrorKind }> = [
+    { status: 400, kind: "InvalidArgument" },
+    { status: 401, kind: "Unauthenticated" },
+    { status: 403, kind: "PermissionDenied" },
+    { status: 404, kind: "NotFound" },
+    { status: 409, kind: "FailedPrecondition" },
+    { status: 500, kind: "Internal" },
+    { status: 501, kind: "Unimplemented" },
+    { status: 503, kind: "Unavailable" },
+    { status: 418, kind: "Internal" },
+    { status: 502, kind: "Internal" },
+  ];
+  for (const { status, kind } of cases) {
+    test(`${status} → ${kind}`, () => {
+      assert.equal(kindOfStatus(status), kind);
+    });
+  }
+});
+
+describe("dockerErrorFromResponse", () => {
+  const cases: Array<{
+    name: string;
+    status: number;
+    body: string;
+    message: string;
+    kind: ErrorKind;
+  }> = [
+    {
+      name: "engine JSON message",
+      status: 404,
+      body: '{"message":"No such image: busybox:nope"}',
+      message: "inspect image: No such image: busybox:nope",
+      kind: "NotFound",
+    },
+    {
+      name: "engine JSON message with trailing newline",
+      status: 409,
+      body: '{"message":"conflict: unable to remove repository reference"}\n',
+      message: "inspect image: conflict: unable to remove repository reference",
+      kind: "FailedPrecondition",
+    },
+    {
+      name: "plain text body, trimmed",
+      status: 502,
+      body: "  Bad Gateway\n",
+      message: "inspect image: Bad Gateway",
+      kind: "Internal",
+    },
+    {
+      name: "JSON without message kept as text",
+      status: 500,
+      body: '{"error":"x"}',
+      message: 'inspect image: {"error":"x"}',
+      kind: "Internal",
+    },
+    {
+      name: "empty body falls back to the status",
+      status: 503,
+      body: "",
+      message: "inspect image: HTTP 503",
+      kind: "Unavailable",
+    },
+    {
+      name: "empty JSON message falls back to the status",
+      status: 400,
+      body: '{"message":""}',
+      message: "inspect image: HTTP 400",
+      kind: "InvalidArgument",
+    },
+  ];
+  for (const { name, status, body, message, kind } of cases) {
+    test(name, () => {
+      const err = dockerErrorFromResponse(status, body, "inspect image");
+      assert.ok(err instanceof DockerError);
+      assert.ok(err instanceof BerthError);
+      assert.equal(err.kind, kind);
+      assert.equal(err.statusCode, status);
+      assert.equal(err.message, message);
+      assert.equal(err.name, `DockerError(${kind})`);
+    });
+  }
+});
+
+describe("dockerErrorFromTransport", () => {
+  test("is Unavailable, keeps the cause and names what failed", () => {
+    const cause = Object.assign(new Error("connect ENOENT /var/run/docker.sock"), {
+      code: "ENOENT",
+    });
+    const err = dockerErrorFromTransport(cause, "ping");
+    assert.ok(err instanceof DockerError);
+    assert.equal(err.kind, "Unavailable");
+    assert.equal(err.statusCode, undefined);
+    assert.equal(err.cause, cause);
+    assert.equal(
+      err.message,
+      "ping: Docker Engine unreachable: connect ENOENT /var/run/docker.sock",
+    );
+  });
+
+  test("accepts a non-Error", () => {
+    const err = dockerErrorFromTransport("socket hang up", "list images");
+    assert.ok(err instanceof DockerError);
+    assert.equal(err.kind, "Unavailable");
+    assert.match(err.message, /^list images: Docker Engine unreachable: socket hang up$/);
+  });
+});

@@ -1,0 +1,109 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type CriClient, criClient } from "./cri-client.ts";
+
+const REPO = join(import.meta.dirname, "..", "..");
+const NODE = process.execPath;
+
+export interface BerthProcess {
+  socket: string;
+  endpoint: string;
+  rootDir: string;
+  client: CriClient;
+  child: ChildProcess;
+  /** Everything berth wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM and wait for exit; answers the exit code. `keepState` keeps the root directory. */
+  stop(options?: { keepState?: boolean }): Promise<number | null>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  args?: string[];
+  /** Reuse a socket path or root directory (restart tests). */
+  socket?: string;
+  rootDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Do not wait for the socket (tests of refused starts). */
+  noWait?: boolean;
+}
+
+/** Starts berth from source on a temporary socket, as `npm start` would run it. */
+export async function startBerth(options: StartOptions = {}): Promise<BerthProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-e2e-"));
+  const socket = options.socket ?? join(dir, "berth.sock");
+  const rootDir = options.rootDir ?? join(dir, "root");
+  const child = spawn(
+    NODE,
+    [
+      join(REPO, "src/main.ts"),
+      "--listen",
+      `unix://${socket}`,
+      "--root-directory",
+      rootDir,
+      "--log-level",
+      "debug",
+      ...(options.args ?? []),
+    ],
+    { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  const endpoint = `unix://${socket}`;
+  const client = criClient(endpoint);
+  const berth: BerthProcess = {
+    socket,
+    endpoint,
+    rootDir,
+    client,
+    child,
+    output: () => output,
+    exited,
+    async stop(stopOptions = {}) {
+      client.close();
+      if (child.exitCode === null) child.kill("SIGTERM");
+      const code = await exited;
+      if (!options.rootDir && !stopOptions.keepState) rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+    async kill() {
+      client.close();
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+  if (!options.noWait) await waitForServing(berth);
+  return berth;
+}
+
+async function waitForServing(berth: BerthProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (berth.child.exitCode !== null) {
+      throw new Error(
+        `berth exited with ${berth.child.exitCode} before serving:\n${berth.output()}`,
+      );
+    }
+    try {
+      await berth.client.runtime.status({}, { timeoutMs: 2000 });
+      return;
+    } catch (err) {
+      lastError = err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`berth did not serve within 20 s: ${String(lastError)}\n${berth.output()}`);
+}
