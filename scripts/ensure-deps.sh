@@ -12,7 +12,10 @@ if [[ ! -f "$stamp" || package-lock.json -nt "$stamp" || package.json -nt "$stam
     apt_install npm
   fi
   log "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: npm 11 writes lock files without the other platforms'
+  # optional packages (biome, buf) and then refuses them in `npm ci`. It installs what the
+  # lock file pins all the same.
+  npm install --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
 
