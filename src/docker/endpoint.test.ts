@@ -112,9 +112,7 @@ describe("parseDockerEndpoint", () => {
     { host: "https://docker.example:443", port: 443 },
   ];
   for (const { host, port } of wellKnownPorts) {
-    test(`keeps the explicit port of ${host}`, {
-      todo: "bug: WHATWG URL drops a scheme's default port (80 for http:, 443 for https:), so url.port is '' and 2375/2376 is used",
-    }, () => {
+    test(`keeps the explicit port of ${host}`, () => {
       const endpoint = parseDockerEndpoint({ host, tlsVerify: false, certPath: undefined });
       assert.equal(endpoint.kind === "tcp" ? endpoint.port : undefined, port);
     });

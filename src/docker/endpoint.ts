@@ -31,16 +31,20 @@ export function parseDockerEndpoint(options: EndpointOptions): DockerEndpoint {
     return { kind: "unix", socketPath };
   }
   if (host.startsWith("tcp://") || host.startsWith("https://") || host.startsWith("http://")) {
-    const url = new URL(host.replace(/^tcp:/, "http:"));
+    // Parsed by hand: URL drops a port equal to the scheme's default (tcp://h:80 → no port).
+    const authority = /^[a-z]+:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(host);
+    const hostname = authority?.[1];
+    const port = authority?.[2] === undefined ? undefined : Number(authority[2]);
+    if (!hostname || (port !== undefined && (port < 1 || port > 65535))) {
+      throw new Error(`Docker host ${host}: expected tcp://host:port with a port from 1 to 65535`);
+    }
     const useTls =
       host.startsWith("https://") || options.tlsVerify || options.certPath !== undefined;
-    const defaultPort = useTls ? 2376 : 2375;
-    const port = url.port === "" ? defaultPort : Number(url.port);
     const cert = options.certPath;
     return {
       kind: "tcp",
-      host: url.hostname,
-      port,
+      host: hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: port ?? (useTls ? 2376 : 2375),
       tls: useTls
         ? {
             caFile: cert ? `${cert}/ca.pem` : undefined,

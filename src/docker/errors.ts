@@ -50,8 +50,10 @@ export function dockerErrorFromResponse(
 function engineMessage(body: string): string {
   try {
     const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === "string") return parsed;
     if (parsed && typeof parsed === "object" && "message" in parsed) {
-      return String((parsed as { message: unknown }).message);
+      const { message } = parsed as { message: unknown };
+      if (typeof message === "string") return message;
     }
   } catch {
     // not JSON: fall through to the raw text

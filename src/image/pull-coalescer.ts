@@ -7,6 +7,8 @@ export class Coalescer<T> {
   readonly #running = new Map<string, Shared<T>>();
 
   run(key: string, signal: AbortSignal, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    // A caller that already gave up starts nothing.
+    if (signal.aborted) return Promise.reject(signal.reason);
     let shared = this.#running.get(key);
     if (!shared) {
       const controller = new AbortController();

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { invalidArgument } from "../errors.ts";
 
 /**
@@ -19,6 +20,7 @@ const ID = /^(?:sha256:)?([a-f0-9]{64})$/;
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 const MAX_NAME_LENGTH = 255;
 
@@ -34,7 +36,9 @@ export function parseImageRef(input: string): ImageRef {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw bad(input, `"${digest}" is not a digest`);
+    if (!DIGEST.test(digest) || (digest.startsWith("sha256:") && !SHA256.test(digest))) {
+      throw bad(input, `"${digest}" is not a digest`);
+    }
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf("/");
@@ -72,9 +76,11 @@ function isDomain(component: string): boolean {
   ) {
     return false;
   }
-  const [host = "", port] = component.split(":");
-  if (port !== undefined && !/^\d+$/.test(port)) return false;
-  if (host.startsWith("[") && host.endsWith("]")) return true;
+  // An IPv6 literal in brackets, with an optional port: [::1]:5000
+  const ipv6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(component);
+  if (ipv6) return isIP(ipv6[1] ?? "") === 6;
+  const [host = "", port, extra] = component.split(":");
+  if (extra !== undefined || (port !== undefined && !/^\d+$/.test(port))) return false;
   return host.split(".").every((label) => DOMAIN_COMPONENT.test(label));
 }
 

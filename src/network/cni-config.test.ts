@@ -73,14 +73,54 @@ describe("parseNetworkConfig", () => {
     { name: "JSON null", text: "null", file: "a.conf", message: /not a JSON object/ },
     { name: "a JSON string", text: '"x"', file: "a.conf", message: /not a JSON object/ },
     { name: "missing name", text: '{"type":"bridge"}', file: "a.conf", message: /missing "name"/ },
-    { name: "empty name", text: '{"name":"","type":"bridge"}', file: "a.conf", message: /missing "name"/ },
-    { name: "non-string name", text: '{"name":3,"type":"bridge"}', file: "a.conf", message: /missing "name"/ },
-    { name: "missing type in a .conf", text: '{"name":"n"}', file: "a.conf", message: /missing "type"/ },
-    { name: "missing plugins in a .conflist", text: '{"name":"n"}', file: "a.conflist", message: /non-empty "plugins"/ },
-    { name: "empty plugins", text: '{"name":"n","plugins":[]}', file: "a.conflist", message: /non-empty "plugins"/ },
-    { name: "plugins not a list", text: '{"name":"n","plugins":{}}', file: "a.conflist", message: /non-empty "plugins"/ },
-    { name: "a plugin without type", text: '{"name":"n","plugins":[{"type":"bridge"},{}]}', file: "a.conflist", message: /plugin 1 has no "type"/ },
-    { name: "a null plugin", text: '{"name":"n","plugins":[null]}', file: "a.conflist", message: /plugin 0 has no "type"/ },
+    {
+      name: "empty name",
+      text: '{"name":"","type":"bridge"}',
+      file: "a.conf",
+      message: /missing "name"/,
+    },
+    {
+      name: "non-string name",
+      text: '{"name":3,"type":"bridge"}',
+      file: "a.conf",
+      message: /missing "name"/,
+    },
+    {
+      name: "missing type in a .conf",
+      text: '{"name":"n"}',
+      file: "a.conf",
+      message: /missing "type"/,
+    },
+    {
+      name: "missing plugins in a .conflist",
+      text: '{"name":"n"}',
+      file: "a.conflist",
+      message: /non-empty "plugins"/,
+    },
+    {
+      name: "empty plugins",
+      text: '{"name":"n","plugins":[]}',
+      file: "a.conflist",
+      message: /non-empty "plugins"/,
+    },
+    {
+      name: "plugins not a list",
+      text: '{"name":"n","plugins":{}}',
+      file: "a.conflist",
+      message: /non-empty "plugins"/,
+    },
+    {
+      name: "a plugin without type",
+      text: '{"name":"n","plugins":[{"type":"bridge"},{}]}',
+      file: "a.conflist",
+      message: /plugin 1 has no "type"/,
+    },
+    {
+      name: "a null plugin",
+      text: '{"name":"n","plugins":[null]}',
+      file: "a.conflist",
+      message: /plugin 0 has no "type"/,
+    },
   ];
   for (const { name, text, file, message } of invalid) {
     test(`refuses ${name}`, () => {

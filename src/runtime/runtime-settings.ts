@@ -9,10 +9,13 @@ import { writeFileAtomic } from "../util/atomic-file.ts";
 export class RuntimeSettings {
   readonly #file: string;
   #podCidr: string | undefined;
+  /** What is on disk: the flag's value may equal a CIDR the kubelet sends, yet must be saved. */
+  #stored: string | undefined;
 
-  private constructor(file: string, podCidr: string | undefined) {
+  private constructor(file: string, podCidr: string | undefined, stored: string | undefined) {
     this.#file = file;
     this.#podCidr = podCidr;
+    this.#stored = stored;
   }
 
   static async load(rootDir: string, flagPodCidr: string | undefined): Promise<RuntimeSettings> {
@@ -24,7 +27,7 @@ export class RuntimeSettings {
     } catch {
       // absent or unreadable: nothing was stored yet
     }
-    return new RuntimeSettings(file, stored ?? flagPodCidr);
+    return new RuntimeSettings(file, stored ?? flagPodCidr, stored);
   }
 
   get podCidr(): string | undefined {
@@ -32,8 +35,10 @@ export class RuntimeSettings {
   }
 
   async setPodCidr(cidr: string): Promise<void> {
-    if (cidr === this.#podCidr) return;
-    await writeFileAtomic(this.#file, `${JSON.stringify({ podCidr: cidr })}\n`);
+    if (cidr !== this.#stored) {
+      await writeFileAtomic(this.#file, `${JSON.stringify({ podCidr: cidr })}\n`);
+      this.#stored = cidr;
+    }
     this.#podCidr = cidr;
   }
 }

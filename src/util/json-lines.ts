@@ -4,8 +4,10 @@
  */
 export async function* jsonLines<T>(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<T> {
   let pending = "";
+  // One streaming decoder: a multi-byte character may be split across chunks.
+  const decoder = new TextDecoder();
   for await (const chunk of chunks) {
-    pending += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+    pending += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
     let newline = pending.indexOf("\n");
     while (newline >= 0) {
       const line = pending.slice(0, newline).trim();
@@ -14,6 +16,7 @@ export async function* jsonLines<T>(chunks: AsyncIterable<Buffer | string>): Asy
       newline = pending.indexOf("\n");
     }
   }
+  pending += decoder.decode();
   const rest = pending.trim();
   if (rest !== "") yield JSON.parse(rest) as T;
 }
