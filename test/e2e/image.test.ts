@@ -28,7 +28,8 @@ async function pullEvents(ref: string, since: number): Promise<number> {
   const response = await docker.send("GET", "/events", {
     what: "events",
     query: {
-      since: Math.floor(since / 1000),
+      // Seconds with a fraction: whole seconds would count an earlier test's pull too.
+      since: (since / 1000).toFixed(3),
       until: Math.ceil(Date.now() / 1000) + 1,
       filters: JSON.stringify({ type: ["image"], event: ["pull"] }),
     },
