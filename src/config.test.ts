@@ -21,10 +21,16 @@ const DEFAULTS: Config = {
   cniConfDir: "/etc/cni/net.d",
   cniBinDirs: ["/opt/cni/bin", "/usr/lib/cni"],
   podCidr: undefined,
+  defaultNetwork: true,
   streamingBindAddr: "127.0.0.1:0",
 };
 
 describe("parseConfig", () => {
+  test("--no-default-network turns berth's default CNI network off", () => {
+    assert.equal(parseConfig(["--no-default-network"], {}).defaultNetwork, false);
+    assert.equal(parseConfig(["--default-network"], {}).defaultNetwork, true);
+  });
+
   test("defaults with no flags and an empty environment", () => {
     assert.deepEqual(parseConfig([], {}), DEFAULTS);
     assert.equal(DEFAULT_LISTEN, DEFAULTS.listen);

@@ -17,6 +17,8 @@ export interface Config {
   cniConfDir: string;
   cniBinDirs: string[];
   podCidr: string | undefined;
+  /** Write berth's bridge network when the CNI config directory has no valid config. */
+  defaultNetwork: boolean;
   streamingBindAddr: string;
 }
 
@@ -37,6 +39,7 @@ Usage: berth [flags]
   --cni-conf-dir DIR                  CNI network configs (default /etc/cni/net.d)
   --cni-bin-dir DIRS                  CNI plugins, comma-separated (default /opt/cni/bin,/usr/lib/cni)
   --pod-cidr CIDR                     pod subnet for the default CNI config until the kubelet sets one
+  --no-default-network                never write berth's default CNI network (99-berth.conflist)
   --streaming-bind-addr ADDR          exec/attach/port-forward server (default 127.0.0.1:0)
   --log-level LEVEL                   trace, debug, info, warn, error (default info)
   -h, --help                          this text
@@ -83,6 +86,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     cniConfDir: values["cni-conf-dir"] ?? "/etc/cni/net.d",
     cniBinDirs: (values["cni-bin-dir"] ?? "/opt/cni/bin,/usr/lib/cni").split(",").filter(Boolean),
     podCidr: values["pod-cidr"],
+    defaultNetwork: values["default-network"] ?? true,
     streamingBindAddr: values["streaming-bind-addr"] ?? "127.0.0.1:0",
   };
 }
@@ -92,6 +96,7 @@ function parseFlags(argv: string[]) {
     args: argv,
     strict: true,
     allowPositionals: false,
+    allowNegative: true,
     options: {
       listen: { type: "string" },
       "container-runtime-endpoint": { type: "string" },
@@ -104,6 +109,7 @@ function parseFlags(argv: string[]) {
       "cni-conf-dir": { type: "string" },
       "cni-bin-dir": { type: "string" },
       "pod-cidr": { type: "string" },
+      "default-network": { type: "boolean" },
       "streaming-bind-addr": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },

@@ -2,17 +2,31 @@ import { mkdir } from "node:fs/promises";
 import { type Config, parseConfig, UsageError, usage } from "./config.ts";
 import { DockerClient } from "./docker/client.ts";
 import { parseDockerEndpoint } from "./docker/endpoint.ts";
+import { messageOf } from "./errors.ts";
 import { ImageService, RuntimeService } from "./gen/runtime/v1/api_pb.js";
 import { ImageLookup } from "./image/image-lookup.ts";
 import { ImagePuller } from "./image/image-puller.ts";
 import { imageServiceHandlers } from "./image/image-service.ts";
 import { createLogger } from "./log.ts";
+import { BerthContainerLogs } from "./logs/container-logs.ts";
+import { LogManager } from "./logs/log-manager.ts";
+import { CniPodNetwork } from "./network/cni-pod-network.ts";
+import { ensureDefaultNetwork } from "./network/default-network.ts";
+import { NetnsPins } from "./network/netns-pin.ts";
 import { EngineFactsCache } from "./runtime/engine-facts.ts";
+import { detectHostLimits, type HostLimits } from "./runtime/host-limits.ts";
 import { runtimeServiceHandlers } from "./runtime/runtime-service.ts";
 import { RuntimeSettings } from "./runtime/runtime-settings.ts";
 import { startGrpcServer } from "./server/grpc-server.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
 import type { Services } from "./services.ts";
+import { DockerSync } from "./store/docker-sync.ts";
+import { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
+import { StateStore } from "./store/state-store.ts";
+import { KeyedMutex } from "./util/keyed-mutex.ts";
+
+/** How long start-up waits for the first rebuild from the engine before serving anyway. */
+const INITIAL_SYNC_TIMEOUT_MS = 15_000;
 
 async function main(): Promise<number> {
   let config: Config;
@@ -29,22 +43,70 @@ async function main(): Promise<number> {
   const log = createLogger(config.logLevel);
   await mkdir(config.rootDir, { recursive: true, mode: 0o700 });
 
-  const docker = new DockerClient(
-    parseDockerEndpoint({
-      host: config.dockerHost,
-      tlsVerify: config.dockerTlsVerify,
-      certPath: config.dockerCertPath,
-    }),
-  );
+  const endpoint = parseDockerEndpoint({
+    host: config.dockerHost,
+    tlsVerify: config.dockerTlsVerify,
+    certPath: config.dockerCertPath,
+  });
+  const docker = new DockerClient(endpoint);
+  const engine = new EngineFactsCache(docker);
+  const settings = await RuntimeSettings.load(config.rootDir, config.podCidr);
+  const checkpoints = new SandboxCheckpoints(config.rootDir, log);
+  const store = new StateStore();
+  const sync = new DockerSync(docker, store, checkpoints, log);
+  const podNetwork = new CniPodNetwork(config.cniConfDir, config.cniBinDirs, config.rootDir, log);
+  // Log writers hold one follow stream per container: a client of their own, unbounded.
+  const logsDocker = new DockerClient(endpoint, { connections: null });
+  const logs = new BerthContainerLogs(new LogManager({ docker: logsDocker, logger: log }), log);
+
+  let hostLimits: Promise<HostLimits> | undefined;
   const services: Services = {
     config,
     docker,
     log,
-    settings: await RuntimeSettings.load(config.rootDir, config.podCidr),
+    settings,
     puller: new ImagePuller(docker, log, config.imagePullProgressDeadlineMs),
     images: new ImageLookup(docker, [config.podInfraContainerImage]),
-    engine: new EngineFactsCache(docker),
+    engine,
+    store,
+    sync,
+    checkpoints,
+    podNetwork,
+    netns: new NetnsPins(config.rootDir),
+    logs,
+    // Detected once the engine first answers; a failed detection is retried next time.
+    hostLimits: () => {
+      hostLimits ??= engine.get().then((facts) => detectHostLimits(facts, log));
+      hostLimits.catch(() => {
+        hostLimits = undefined;
+      });
+      return hostLimits;
+    },
+    sandboxLocks: new KeyedMutex(),
   };
+
+  if (config.defaultNetwork) {
+    const outcome = await ensureDefaultNetwork(config.cniConfDir, settings.podCidr).catch(
+      (err: unknown) => {
+        log.warn({ err: messageOf(err) }, "could not write berth's default CNI network");
+        return undefined;
+      },
+    );
+    if (outcome?.written) log.info({ file: outcome.file }, "wrote berth's default CNI network");
+  }
+
+  // The state is rebuilt from the engine before serving, so the kubelet never sees an empty
+  // node after a restart. An engine that is down does not stop berth from serving.
+  try {
+    const count = await sync.rebuild(AbortSignal.timeout(INITIAL_SYNC_TIMEOUT_MS));
+    log.info(
+      { records: count, api: await docker.apiVersion() },
+      "state rebuilt from Docker Engine",
+    );
+    await logs.resume(store.containers());
+  } catch (err) {
+    log.warn({ err: messageOf(err) }, "Docker Engine not reachable yet; serving anyway");
+  }
 
   let server: Awaited<ReturnType<typeof startGrpcServer>>;
   try {
@@ -56,6 +118,7 @@ async function main(): Promise<number> {
       ],
       log,
     );
+    sync.start();
   } catch (err) {
     if (err instanceof SocketInUseError) {
       log.error(err.message);
@@ -65,18 +128,17 @@ async function main(): Promise<number> {
     throw err;
   }
 
-  // The engine may be down at start: berth serves anyway and reports RuntimeReady=false.
-  docker.apiVersion().then(
-    (api) => log.info({ dockerHost: config.dockerHost, api }, "Docker Engine API negotiated"),
-    (err: unknown) => log.warn({ err: String(err) }, "Docker Engine not reachable yet"),
-  );
-
   return new Promise<number>((resolve) => {
     const shutdown = (signal: NodeJS.Signals) => {
       log.info({ signal }, "shutting down: draining in-flight calls");
       server
         .stop()
-        .then(() => docker.close())
+        .then(() => sync.stop())
+        .then(() => logs.stopAll())
+        .then(() => {
+          podNetwork.close();
+          return Promise.all([docker.close(), logsDocker.close()]);
+        })
         .then(
           () => resolve(0),
           (err: unknown) => {

@@ -3,8 +3,31 @@ import type { Config } from "./config.ts";
 import type { DockerClient } from "./docker/client.ts";
 import type { ImageLookup } from "./image/image-lookup.ts";
 import type { ImagePuller } from "./image/image-puller.ts";
+import type { NetnsPins } from "./network/netns-pin.ts";
+import type { PodNetwork } from "./network/pod-network.ts";
 import type { EngineFactsCache } from "./runtime/engine-facts.ts";
+import type { HostLimits } from "./runtime/host-limits.ts";
 import type { RuntimeSettings } from "./runtime/runtime-settings.ts";
+import type { DockerSync } from "./store/docker-sync.ts";
+import type { ContainerRecord } from "./store/records.ts";
+import type { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
+import type { StateStore } from "./store/state-store.ts";
+import type { KeyedMutex } from "./util/keyed-mutex.ts";
+
+/** berth's CRI log files, written from each container's output (src/logs/). */
+export interface ContainerLogs {
+  /** The Docker log driver berth's writer reads from, set on every container. */
+  readonly dockerLogConfig: { Type: string; Config?: Record<string, string> };
+  /**
+   * Follows the container's output into its log file (nothing without a log path); answers
+   * a function to call once the engine started the container, so following begins at once.
+   */
+  start(record: ContainerRecord): Promise<() => void>;
+  /** Resolves once all the exited container wrote is in its file (bounded wait). */
+  drained(id: string): Promise<void>;
+  reopen(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+}
 
 /** What handlers share: built once at start by main.ts, passed to every handler factory. */
 export interface Services {
@@ -15,4 +38,14 @@ export interface Services {
   puller: ImagePuller;
   images: ImageLookup;
   engine: EngineFactsCache;
+  store: StateStore;
+  sync: DockerSync;
+  checkpoints: SandboxCheckpoints;
+  podNetwork: PodNetwork;
+  netns: NetnsPins;
+  /** Detected at start; undefined until the engine first answered. */
+  hostLimits: () => Promise<HostLimits>;
+  logs: ContainerLogs;
+  /** Serialises Run/Stop/Remove of one sandbox (keyed by sandbox id or pod name). */
+  sandboxLocks: KeyedMutex;
 }

@@ -5,6 +5,8 @@ import { negotiateApiVersion } from "./api-version.ts";
 import type { DockerEndpoint } from "./endpoint.ts";
 import { DockerError, dockerErrorFromResponse, dockerErrorFromTransport } from "./errors.ts";
 import type {
+  ContainerCreateBody,
+  ContainerInspect,
   ContainerSummary,
   EngineInfo,
   EngineVersion,
@@ -34,8 +36,12 @@ export class DockerClient {
   readonly #pool: Pool;
   #apiVersion: Promise<string> | undefined;
 
-  constructor(endpoint: DockerEndpoint) {
-    this.#pool = createPool(endpoint);
+  /**
+   * `connections`: the pool's bound; null for unbounded (a client that holds one long
+   * follow stream per container, as berth's log writers do).
+   */
+  constructor(endpoint: DockerEndpoint, options: { connections?: number | null } = {}) {
+    this.#pool = createPool(endpoint, options.connections === undefined ? 64 : options.connections);
   }
 
   async close(): Promise<void> {
@@ -92,7 +98,7 @@ export class DockerClient {
   }
 
   /**
-   * Sends a versioned request and returns the response once its status is known to be 2xx;
+   * Sends a versioned request and returns the response once its status is known to be 2xx/304;
    * the body is the caller's to consume (streams: pulls, events, logs).
    */
   async send(
@@ -102,7 +108,10 @@ export class DockerClient {
   ): Promise<Dispatcher.ResponseData> {
     const version = await this.apiVersion(options.signal);
     const response = await this.#raw(method, `/v${version}${path}`, options);
-    if (response.statusCode >= 200 && response.statusCode < 300) return response;
+    // 304: the engine says the container already is in the asked state (started, stopped).
+    if ((response.statusCode >= 200 && response.statusCode < 300) || response.statusCode === 304) {
+      return response;
+    }
     const text = await response.body.text().catch(() => "");
     throw dockerErrorFromResponse(response.statusCode, text, options.what);
   }
@@ -197,6 +206,77 @@ export class DockerClient {
     });
   }
 
+  inspectContainer(id: string, signal?: AbortSignal): Promise<ContainerInspect> {
+    return this.json("GET", `/containers/${encodeURIComponent(id)}/json`, {
+      what: `inspect container ${id}`,
+      signal,
+    });
+  }
+
+  /** Inspects a container, answering undefined when the engine has no such container. */
+  async findContainer(id: string, signal?: AbortSignal): Promise<ContainerInspect | undefined> {
+    try {
+      return await this.inspectContainer(id, signal);
+    } catch (err) {
+      if (err instanceof DockerError && err.kind === "NotFound") return undefined;
+      throw err;
+    }
+  }
+
+  createContainer(
+    name: string,
+    body: ContainerCreateBody,
+    signal?: AbortSignal,
+  ): Promise<{ Id: string; Warnings: string[] | null }> {
+    return this.json("POST", "/containers/create", {
+      what: `create container ${name}`,
+      query: { name },
+      body,
+      signal,
+    });
+  }
+
+  /** Starting a running container is not an error (the engine answers 304). */
+  startContainer(id: string, signal?: AbortSignal): Promise<void> {
+    return this.call("POST", `/containers/${encodeURIComponent(id)}/start`, {
+      what: `start container ${id}`,
+      signal,
+    });
+  }
+
+  /** Stops with the container's stop signal, then SIGKILL after `timeoutSeconds`. */
+  stopContainer(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<void> {
+    return this.call("POST", `/containers/${encodeURIComponent(id)}/stop`, {
+      what: `stop container ${id}`,
+      query: { t: Math.max(0, Math.trunc(timeoutSeconds)) },
+      signal,
+    });
+  }
+
+  killContainer(id: string, killSignal: string, signal?: AbortSignal): Promise<void> {
+    return this.call("POST", `/containers/${encodeURIComponent(id)}/kill`, {
+      what: `kill container ${id}`,
+      query: { signal: killSignal },
+      signal,
+    });
+  }
+
+  removeContainer(id: string, signal?: AbortSignal): Promise<void> {
+    return this.call("DELETE", `/containers/${encodeURIComponent(id)}`, {
+      what: `remove container ${id}`,
+      query: { force: true, v: true },
+      signal,
+    });
+  }
+
+  updateContainer(id: string, body: object, signal?: AbortSignal): Promise<void> {
+    return this.call("POST", `/containers/${encodeURIComponent(id)}/update`, {
+      what: `update container ${id}`,
+      body,
+      signal,
+    });
+  }
+
   listContainers(
     filters: Record<string, string[]>,
     signal?: AbortSignal,
@@ -231,9 +311,8 @@ function withQuery(path: string, query: Query | undefined): string {
   return text === "" ? path : `${path}?${text}`;
 }
 
-function createPool(endpoint: DockerEndpoint): Pool {
-  // Pulls and event streams hold connections for long; plenty keeps polling calls unblocked.
-  const connections = 64;
+/** Pulls and event streams hold connections for long; 64 keeps other calls unblocked. */
+function createPool(endpoint: DockerEndpoint, connections: number | null): Pool {
   if (endpoint.kind === "unix") {
     return new Pool("http://docker", { connections, connect: { socketPath: endpoint.socketPath } });
   }

@@ -3,6 +3,14 @@ import type { ImageInspect, ImageSummary } from "../docker/types.ts";
 import { invalidArgument } from "../errors.ts";
 import type { ImageSpec } from "../gen/runtime/v1/api_pb.js";
 import { type CriImageInit, toCriImage } from "./image-convert.ts";
+
+const NAMES_TTL_MS = 10_000;
+
+export interface ImageNames {
+  repoTags: string[];
+  repoDigests: string[];
+}
+
 import { type ImageRef, normalizeImageRef, parseImageRef } from "./reference.ts";
 
 /**
@@ -14,6 +22,7 @@ export class ImageLookup {
   readonly #docker: DockerClient;
   readonly #pinned: ReadonlySet<string>;
   readonly #userById = new Map<string, string>();
+  readonly #namesById = new Map<string, { names: ImageNames; at: number }>();
 
   constructor(docker: DockerClient, pinnedImages: string[]) {
     this.#docker = docker;
@@ -36,6 +45,24 @@ export class ImageLookup {
 
   describe(image: ImageInspect): CriImageInit {
     return toCriImage({ ...image, User: image.Config?.User }, this.#pinned);
+  }
+
+  /**
+   * Tags and digests of an image ID, for container listings the kubelet polls every second:
+   * cached briefly (tags rarely change, and a stale tag only affects a display name).
+   */
+  async namesById(id: string, signal?: AbortSignal): Promise<ImageNames | undefined> {
+    const cached = this.#namesById.get(id);
+    if (cached && Date.now() - cached.at < NAMES_TTL_MS) return cached.names;
+    const image = await this.#docker.findImage(id, signal).catch(() => undefined);
+    const names = image
+      ? {
+          repoTags: (image.RepoTags ?? []).filter((tag) => !tag.startsWith("<none>")),
+          repoDigests: (image.RepoDigests ?? []).filter((digest) => !digest.startsWith("<none>")),
+        }
+      : { repoTags: [], repoDigests: [] };
+    this.#namesById.set(id, { names, at: Date.now() });
+    return names;
   }
 
   /** Every image, described; summaries lack the User, which is fetched once per new ID. */

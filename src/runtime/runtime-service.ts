@@ -1,7 +1,20 @@
 import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import { type ServiceHandlers, unimplemented } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
+import { containerCreate } from "./container-create.ts";
+import { containerList } from "./container-list.ts";
+import { containerRemove } from "./container-remove.ts";
+import { containerReopenLog } from "./container-reopen-log.ts";
+import { containerStart } from "./container-start.ts";
+import { containerStatus } from "./container-status.ts";
+import { containerStop } from "./container-stop.ts";
+import { containerUpdate } from "./container-update.ts";
 import { runtimeConfig } from "./runtime-config.ts";
+import { sandboxList } from "./sandbox-list.ts";
+import { sandboxRemove } from "./sandbox-remove.ts";
+import { sandboxRun } from "./sandbox-run.ts";
+import { sandboxStatus } from "./sandbox-status.ts";
+import { sandboxStop } from "./sandbox-stop.ts";
 import { status } from "./status.ts";
 import { updateRuntimeConfig } from "./update-runtime-config.ts";
 import { version } from "./version.ts";
@@ -15,23 +28,23 @@ export function runtimeServiceHandlers(s: Services): ServiceHandlers<typeof Runt
     runtimeConfig: runtimeConfig(s),
     updateRuntimeConfig: updateRuntimeConfig(s),
 
-    runPodSandbox: notServed("RunPodSandbox"),
-    stopPodSandbox: notServed("StopPodSandbox"),
-    removePodSandbox: notServed("RemovePodSandbox"),
-    podSandboxStatus: notServed("PodSandboxStatus"),
-    listPodSandbox: notServed("ListPodSandbox"),
+    runPodSandbox: sandboxRun(s),
+    stopPodSandbox: sandboxStop(s),
+    removePodSandbox: sandboxRemove(s),
+    podSandboxStatus: sandboxStatus(s),
+    listPodSandbox: sandboxList(s),
     streamPodSandboxes: notServed("StreamPodSandboxes"),
     updatePodSandboxResources: notServed("UpdatePodSandboxResources"),
 
-    createContainer: notServed("CreateContainer"),
-    startContainer: notServed("StartContainer"),
-    stopContainer: notServed("StopContainer"),
-    removeContainer: notServed("RemoveContainer"),
-    listContainers: notServed("ListContainers"),
+    createContainer: containerCreate(s),
+    startContainer: containerStart(s),
+    stopContainer: containerStop(s),
+    removeContainer: containerRemove(s),
+    listContainers: containerList(s),
     streamContainers: notServed("StreamContainers"),
-    containerStatus: notServed("ContainerStatus"),
-    updateContainerResources: notServed("UpdateContainerResources"),
-    reopenContainerLog: notServed("ReopenContainerLog"),
+    containerStatus: containerStatus(s),
+    updateContainerResources: containerUpdate(s),
+    reopenContainerLog: containerReopenLog(s),
     execSync: notServed("ExecSync"),
     exec: notServed("Exec"),
     attach: notServed("Attach"),

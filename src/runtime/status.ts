@@ -1,6 +1,5 @@
 import { messageOf } from "../errors.ts";
 import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
-import { findNetworkConfig } from "../network/cni-config.ts";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
 import { runtimeHandlers } from "./runtime-handlers.ts";
@@ -15,7 +14,7 @@ const PING_TIMEOUT_MS = 2_000;
 export function status(s: Services): ServiceHandlers<typeof RuntimeService>["status"] {
   return async (request, { signal }) => {
     const engine = await engineCondition(s, signal);
-    const network = await findNetworkConfig(s.config.cniConfDir);
+    const network = await s.podNetwork.status();
     const facts = engine.status ? await s.engine.get(signal).catch(() => undefined) : undefined;
     const info: Record<string, string> = {};
     if (request.verbose) {
@@ -29,7 +28,7 @@ export function status(s: Services): ServiceHandlers<typeof RuntimeService>["sta
         cniConfDir: s.config.cniConfDir,
         cniBinDirs: s.config.cniBinDirs,
         podCidr: s.settings.podCidr ?? null,
-        network: network.ok ? { name: network.network.name, file: network.network.file } : null,
+        network: network.ready ? network.network : null,
       });
       if (facts) {
         info.engine = JSON.stringify({
@@ -47,7 +46,7 @@ export function status(s: Services): ServiceHandlers<typeof RuntimeService>["sta
       status: {
         conditions: [
           engine,
-          network.ok
+          network.ready
             ? { type: "NetworkReady", status: true }
             : {
                 type: "NetworkReady",

@@ -14,7 +14,7 @@ const cniDir = mkdtempSync(join(tmpdir(), "berth-cni-"));
 let berth: BerthProcess;
 
 before(async () => {
-  berth = await startBerth({ args: ["--cni-conf-dir", cniDir] });
+  berth = await startBerth({ args: ["--cni-conf-dir", cniDir, "--no-default-network"] });
 });
 after(async () => {
   await berth.stop();
@@ -113,7 +113,10 @@ describe("runtime basics", () => {
     assert.equal(await podCidrOf(berth), "10.244.3.0/24");
 
     await berth.stop({ keepState: true });
-    berth = await startBerth({ rootDir: berth.rootDir, args: ["--cni-conf-dir", cniDir] });
+    berth = await startBerth({
+      rootDir: berth.rootDir,
+      args: ["--cni-conf-dir", cniDir, "--no-default-network"],
+    });
     assert.equal(await podCidrOf(berth), "10.244.3.0/24");
   });
 

@@ -1,0 +1,164 @@
+import { type FileHandle, mkdir, open, readdir } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { parseCriLine } from "./cri-log-format.ts";
+import { findResumePoint, type LineKey, markStarts, type WrittenLine } from "./log-resume.ts";
+
+/**
+ * The file side of a container log: opening it as containerd does, and reading back its tail
+ * to resume after berth restarted.
+ */
+
+/**
+ * Opens (creating) the log file for appending: directories 0755 and the file 0640 as containerd
+ * makes them (the kubelet creates the pod's directory; the container's own may be missing).
+ */
+export async function openLogFile(path: string): Promise<FileHandle> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  return open(path, "a", 0o640);
+}
+
+/**
+ * Cuts off a last line without its newline, left by a writer that died mid-write: the kubelet
+ * would glue the next line onto it. The line is written again when resuming.
+ */
+export async function cutTornTail(path: string): Promise<number> {
+  let file: FileHandle;
+  try {
+    file = await open(path, "r+");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+  try {
+    const { size } = await file.stat();
+    const step = 64 * 1024;
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - step);
+      const block = Buffer.alloc(end - start);
+      await readFully(file, block, start);
+      if (end === size && block.at(-1) === 0x0a) return 0;
+      const newline = block.lastIndexOf(0x0a);
+      if (newline >= 0) {
+        const keep = start + newline + 1;
+        await file.truncate(keep);
+        return size - keep;
+      }
+      end = start;
+    }
+    await file.truncate(0);
+    return size;
+  } finally {
+    await file.close();
+  }
+}
+
+/** The tail of the written lines, far enough back to resume from (see log-resume.ts). */
+export interface WrittenTail {
+  lines: WrittenLine[];
+  fromStart: boolean;
+}
+
+/** How much of the files is read at most to find where to resume. */
+const MAX_TAIL_BYTES = 16 * 1024 * 1024;
+const FIRST_TAIL_BYTES = 256 * 1024;
+
+/**
+ * Reads the last lines of the log at `path`, and of the file the kubelet last rotated it to
+ * when the current one is too short (rotated between a reopen and a berth restart).
+ */
+export async function readWrittenTail(path: string): Promise<WrittenTail> {
+  const current = await readTailKeys(path, MAX_TAIL_BYTES);
+  const partial = (keys: LineKey[]) => ({ lines: markStarts(keys, false), fromStart: false });
+  if (!current.complete || findResumePoint(markStarts(current.keys, false), false)) {
+    return partial(current.keys);
+  }
+  const rotated = await newestRotated(path);
+  if (rotated === undefined) return { lines: markStarts(current.keys, true), fromStart: true };
+  const budget = MAX_TAIL_BYTES - current.bytes;
+  if (budget <= 0) return partial(current.keys);
+  const earlier = await readTailKeys(rotated, budget);
+  return partial([...earlier.keys, ...current.keys]);
+}
+
+interface TailKeys {
+  keys: LineKey[];
+  /** The whole file was read. */
+  complete: boolean;
+  bytes: number;
+}
+
+/**
+ * Reads ever larger tails of the file until they hold a resume point or the budget is spent.
+ * A missing file has no lines.
+ */
+async function readTailKeys(path: string, budget: number): Promise<TailKeys> {
+  let file: FileHandle;
+  try {
+    file = await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      return { keys: [], complete: true, bytes: 0 };
+    throw err;
+  }
+  try {
+    const { size } = await file.stat();
+    let want = Math.min(FIRST_TAIL_BYTES, budget);
+    for (;;) {
+      const start = Math.max(0, size - want);
+      const block = Buffer.alloc(size - start);
+      await readFully(file, block, start);
+      const keys = keysOf(block, start > 0);
+      const complete = start === 0;
+      if (complete || want >= budget || findResumePoint(markStarts(keys, false), false)) {
+        return { keys, complete, bytes: block.length };
+      }
+      want = Math.min(want * 4, budget);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+function keysOf(block: Buffer, startsMidLine: boolean): LineKey[] {
+  const keys: LineKey[] = [];
+  // A block cut from the middle of the file starts inside a line: skip to the next one.
+  let from = startsMidLine ? block.indexOf(0x0a) + 1 : 0;
+  if (startsMidLine && from === 0) return keys;
+  while (from < block.length) {
+    let end = block.indexOf(0x0a, from);
+    if (end < 0) end = block.length;
+    const line = parseCriLine(block.subarray(from, end));
+    if (line) keys.push({ timestamp: line.timestamp, stream: line.stream, tag: line.tag });
+    from = end + 1;
+  }
+  return keys;
+}
+
+/**
+ * The kubelet rotates `0.log` by renaming it `0.log.20240102-150405` (and compresses older
+ * ones to `.gz`): the newest uncompressed one holds the lines written just before.
+ */
+async function newestRotated(path: string): Promise<string | undefined> {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch {
+    return undefined;
+  }
+  const rotated = names
+    .filter((name) => name.startsWith(prefix) && /^\d{8}-\d{6}$/.test(name.slice(prefix.length)))
+    .sort();
+  const newest = rotated.at(-1);
+  return newest === undefined ? undefined : join(dirname(path), newest);
+}
+
+async function readFully(file: FileHandle, into: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await file.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new Error(`log file shrank while reading at ${position + done}`);
+    done += bytesRead;
+  }
+}

@@ -1,0 +1,189 @@
+import type { Logger } from "pino";
+import type { DockerClient } from "../docker/client.ts";
+import { DockerError } from "../docker/errors.ts";
+import type { ContainerInspect, EngineEvent } from "../docker/types.ts";
+import { messageOf } from "../errors.ts";
+import { jsonLines } from "../util/json-lines.ts";
+import { type BerthRecord, orphanSandboxOf, recordOf } from "./from-docker.ts";
+import { LABEL_MANAGED } from "./labels.ts";
+import type { SandboxCheckpoints } from "./sandbox-checkpoint.ts";
+import type { StateStore } from "./state-store.ts";
+
+const MANAGED_FILTER = { label: [`${LABEL_MANAGED}=true`] };
+/** Engine actions after which a container's state is read again. */
+const REFRESH_ACTIONS = new Set([
+  "create",
+  "start",
+  "restart",
+  "die",
+  "kill",
+  "oom",
+  "stop",
+  "pause",
+  "unpause",
+  "rename",
+  "update",
+]);
+
+/**
+ * Keeps the store equal to Docker: a full rebuild from labels at start and whenever the
+ * event stream broke (so no transition is missed), and a re-inspection of one container
+ * per event in between. berth's own handlers call `refresh` after each change they make,
+ * so their callers read their own writes without waiting for the event.
+ */
+export class DockerSync {
+  readonly #docker: DockerClient;
+  readonly #store: StateStore;
+  readonly #checkpoints: SandboxCheckpoints;
+  readonly #log: Logger;
+  readonly #chains = new Map<string, Promise<unknown>>();
+  #stopped = new AbortController();
+  #following: Promise<void> | undefined;
+
+  constructor(
+    docker: DockerClient,
+    store: StateStore,
+    checkpoints: SandboxCheckpoints,
+    log: Logger,
+  ) {
+    this.#docker = docker;
+    this.#store = store;
+    this.#checkpoints = checkpoints;
+    this.#log = log;
+  }
+
+  /** Lists and inspects every berth container; answers how many records it holds. */
+  async rebuild(signal?: AbortSignal): Promise<number> {
+    const summaries = await this.#docker.listContainers(MANAGED_FILTER, signal);
+    const entries: BerthRecord[] = [];
+    await Promise.all(
+      summaries.map(async (summary) => {
+        const inspect = await this.#inspect(summary.Id, signal);
+        const entry = inspect && recordOf(inspect);
+        if (entry) entries.push(entry);
+      }),
+    );
+    const present = new Set(entries.map((entry) => entry.record.id));
+    for (const id of await this.#checkpoints.ids()) {
+      if (present.has(id)) continue;
+      const orphan = await this.#orphan(id);
+      if (orphan) entries.push(orphan);
+    }
+    this.#store.replaceAll(entries);
+    return entries.length;
+  }
+
+  /**
+   * Reads one container again and updates the store (or drops it when it is gone).
+   * Refreshes of one id run one after another, so an older answer never overwrites a newer.
+   */
+  refresh(id: string, signal?: AbortSignal): Promise<BerthRecord | undefined> {
+    const previous = this.#chains.get(id) ?? Promise.resolve();
+    const next = previous
+      .catch(() => {})
+      .then(async () => {
+        const inspect = await this.#inspect(id, signal);
+        if (!inspect) {
+          const orphan = await this.#orphan(id);
+          if (orphan) this.#store.upsert(orphan);
+          else this.#store.delete(id);
+          return orphan;
+        }
+        const entry = recordOf(inspect);
+        if (entry) this.#store.upsert(entry);
+        return entry;
+      });
+    this.#chains.set(id, next);
+    void next.finally(() => {
+      if (this.#chains.get(id) === next) this.#chains.delete(id);
+    });
+    return next;
+  }
+
+  /**
+   * Drops a record once berth removed its container and checkpoint, after any refresh of the
+   * same id still in flight (which could otherwise bring it back).
+   */
+  forget(id: string): Promise<void> {
+    const previous = this.#chains.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.#store.delete(id));
+    this.#chains.set(id, next);
+    void next.finally(() => {
+      if (this.#chains.get(id) === next) this.#chains.delete(id);
+    });
+    return next;
+  }
+
+  /** A sandbox known only from its checkpoint: its pause container is gone. */
+  async #orphan(id: string): Promise<BerthRecord | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
+    const checkpoint = await this.#checkpoints.read(id);
+    const record = checkpoint && orphanSandboxOf(id, checkpoint.sandbox);
+    return record ? { kind: "sandbox", record } : undefined;
+  }
+
+  /** Starts following the engine's events in the background. */
+  start(): void {
+    this.#following ??= this.#follow();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await this.#following;
+  }
+
+  async #follow(): Promise<void> {
+    const signal = this.#stopped.signal;
+    let synced = false;
+    while (!signal.aborted) {
+      const since = Date.now() / 1000;
+      try {
+        const response = await this.#docker.send("GET", "/events", {
+          what: "follow engine events",
+          query: {
+            since: since.toFixed(3),
+            filters: JSON.stringify({ type: ["container"], ...MANAGED_FILTER }),
+          },
+          signal,
+        });
+        // Events are flowing from `since` on: a rebuild now cannot miss a transition.
+        if (!synced) {
+          await this.rebuild(signal);
+          synced = true;
+        }
+        for await (const event of jsonLines<EngineEvent>(response.body)) {
+          this.#onEvent(event);
+        }
+        synced = false;
+      } catch (err) {
+        if (signal.aborted) return;
+        synced = false;
+        this.#log.warn({ err: messageOf(err) }, "engine event stream lost; resynchronising");
+        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      }
+    }
+  }
+
+  #onEvent(event: EngineEvent): void {
+    const id = event.Actor?.ID ?? event.id;
+    if (!id) return;
+    if (REFRESH_ACTIONS.has(event.Action) || event.Action === "destroy") {
+      this.refresh(id).catch((err: unknown) =>
+        this.#log.warn({ id, err: messageOf(err) }, "could not refresh container after event"),
+      );
+    }
+  }
+
+  async #inspect(id: string, signal?: AbortSignal): Promise<ContainerInspect | undefined> {
+    try {
+      return await this.#docker.json<ContainerInspect>(
+        "GET",
+        `/containers/${encodeURIComponent(id)}/json`,
+        { what: `inspect container ${id}`, signal },
+      );
+    } catch (err) {
+      if (err instanceof DockerError && err.kind === "NotFound") return undefined;
+      throw err;
+    }
+  }
+}

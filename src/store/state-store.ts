@@ -1,0 +1,137 @@
+import { notFound } from "../errors.ts";
+import type { BerthRecord } from "./from-docker.ts";
+import type { ContainerRecord, SandboxRecord } from "./records.ts";
+
+export type StoreChange =
+  | { type: "upsert"; entry: BerthRecord; previous: BerthRecord | undefined }
+  | { type: "delete"; entry: BerthRecord };
+
+/**
+ * berth's in-memory view of its sandboxes and containers. It is a cache: Docker is the truth,
+ * and the store is rebuilt from Docker's labels at start and kept current by berth's own
+ * operations and the engine's events (store/docker-sync.ts). List and Status calls answer
+ * from here without a round trip to the engine.
+ */
+export class StateStore {
+  readonly #sandboxes = new Map<string, SandboxRecord>();
+  readonly #containers = new Map<string, ContainerRecord>();
+  readonly #bySandbox = new Map<string, Set<string>>();
+  readonly #listeners = new Set<(change: StoreChange) => void>();
+
+  upsert(entry: BerthRecord): void {
+    const previous = this.#entry(entry.record.id);
+    if (entry.kind === "sandbox") {
+      this.#sandboxes.set(entry.record.id, entry.record);
+    } else {
+      const { id, sandboxId } = entry.record;
+      this.#containers.set(id, entry.record);
+      let ids = this.#bySandbox.get(sandboxId);
+      if (!ids) {
+        ids = new Set();
+        this.#bySandbox.set(sandboxId, ids);
+      }
+      ids.add(id);
+    }
+    this.#emit({ type: "upsert", entry, previous });
+  }
+
+  delete(id: string): void {
+    const entry = this.#entry(id);
+    if (!entry) return;
+    if (entry.kind === "sandbox") {
+      this.#sandboxes.delete(id);
+    } else {
+      this.#containers.delete(id);
+      const ids = this.#bySandbox.get(entry.record.sandboxId);
+      ids?.delete(id);
+      if (ids?.size === 0) this.#bySandbox.delete(entry.record.sandboxId);
+    }
+    this.#emit({ type: "delete", entry });
+  }
+
+  /** Replaces everything with a fresh view (a rebuild from Docker), emitting the differences. */
+  replaceAll(entries: BerthRecord[]): void {
+    const fresh = new Set(entries.map((entry) => entry.record.id));
+    for (const id of [...this.#sandboxes.keys(), ...this.#containers.keys()]) {
+      if (!fresh.has(id)) this.delete(id);
+    }
+    for (const entry of entries) this.upsert(entry);
+  }
+
+  sandbox(id: string): SandboxRecord | undefined {
+    return this.#sandboxes.get(id) ?? byPrefix(this.#sandboxes, id);
+  }
+
+  container(id: string): ContainerRecord | undefined {
+    return this.#containers.get(id) ?? byPrefix(this.#containers, id);
+  }
+
+  /** The sandbox, or NOT_FOUND naming the id (the kubelet tolerates only that code). */
+  requireSandbox(id: string): SandboxRecord {
+    const sandbox = this.sandbox(id);
+    if (!sandbox) throw notFound(`pod sandbox "${id}" not found`);
+    return sandbox;
+  }
+
+  requireContainer(id: string): ContainerRecord {
+    const container = this.container(id);
+    if (!container) throw notFound(`container "${id}" not found`);
+    return container;
+  }
+
+  sandboxes(): IterableIterator<SandboxRecord> {
+    return this.#sandboxes.values();
+  }
+
+  containers(): IterableIterator<ContainerRecord> {
+    return this.#containers.values();
+  }
+
+  containersOf(sandboxId: string): ContainerRecord[] {
+    const ids = this.#bySandbox.get(sandboxId);
+    if (!ids) return [];
+    const result: ContainerRecord[] = [];
+    for (const id of ids) {
+      const container = this.#containers.get(id);
+      if (container) result.push(container);
+    }
+    return result;
+  }
+
+  get size(): { sandboxes: number; containers: number } {
+    return { sandboxes: this.#sandboxes.size, containers: this.#containers.size };
+  }
+
+  /** Every change, synchronously, in order; answers the unsubscribe function. */
+  subscribe(listener: (change: StoreChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #entry(id: string): BerthRecord | undefined {
+    const sandbox = this.#sandboxes.get(id);
+    if (sandbox) return { kind: "sandbox", record: sandbox };
+    const container = this.#containers.get(id);
+    if (container) return { kind: "container", record: container };
+    return undefined;
+  }
+
+  #emit(change: StoreChange): void {
+    for (const listener of this.#listeners) listener(change);
+  }
+}
+
+/**
+ * crictl and people pass shortened ids, as `docker` allows. Only a unique prefix of at least
+ * a few characters matches; the kubelet always uses full ids, which hit the map directly.
+ */
+function byPrefix<T>(map: Map<string, T>, prefix: string): T | undefined {
+  if (prefix.length < 4 || prefix.length >= 64) return undefined;
+  let found: T | undefined;
+  for (const [id, value] of map) {
+    if (!id.startsWith(prefix)) continue;
+    if (found !== undefined) return undefined;
+    found = value;
+  }
+  return found;
+}

@@ -1,0 +1,31 @@
+import { randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { NamespaceMode, type PodSandboxConfigSchema } from "../../src/gen/runtime/v1/api_pb.js";
+
+export type SandboxConfigInit = MessageInitShape<typeof PodSandboxConfigSchema>;
+
+/** A pod config as the kubelet sends it, with a unique name so tests never collide. */
+export function podConfig(
+  name: string,
+  overrides: Partial<SandboxConfigInit> & { hostNetwork?: boolean; hostIpc?: boolean } = {},
+): SandboxConfigInit {
+  const { hostNetwork, hostIpc, ...rest } = overrides;
+  const uid = randomUUID();
+  const base = {
+    metadata: { name: `${name}-${uid.slice(0, 8)}`, namespace: "berth-e2e", uid, attempt: 0 },
+    hostname: name,
+    logDirectory: `/tmp/berth-e2e-logs/${uid}`,
+    labels: { app: name, "berth.test": "e2e" },
+    annotations: { "berth.test/annotation": "kept" },
+    linux: {
+      securityContext: {
+        namespaceOptions: {
+          network: hostNetwork ? NamespaceMode.NODE : NamespaceMode.POD,
+          pid: NamespaceMode.CONTAINER,
+          ipc: hostIpc ? NamespaceMode.NODE : NamespaceMode.POD,
+        },
+      },
+    },
+  };
+  return { ...base, ...rest } as SandboxConfigInit;
+}
