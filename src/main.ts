@@ -3,6 +3,7 @@ import { type Config, parseConfig, UsageError, usage } from "./config.ts";
 import { DockerClient } from "./docker/client.ts";
 import { parseDockerEndpoint } from "./docker/endpoint.ts";
 import { messageOf } from "./errors.ts";
+import { ContainerEvents } from "./events/container-events.ts";
 import { ImageService, RuntimeService } from "./gen/runtime/v1/api_pb.js";
 import { ImageLookup } from "./image/image-lookup.ts";
 import { ImagePuller } from "./image/image-puller.ts";
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
   const logsDocker = new DockerClient(endpoint, { connections: null });
   const logs = new BerthContainerLogs(new LogManager({ docker: logsDocker, logger: log }), log);
 
+  const images = new ImageLookup(docker, [config.podInfraContainerImage]);
   let hostLimits: Promise<HostLimits> | undefined;
   const services: Services = {
     config,
@@ -66,7 +68,7 @@ async function main(): Promise<number> {
     log,
     settings,
     puller: new ImagePuller(docker, log, config.imagePullProgressDeadlineMs),
-    images: new ImageLookup(docker, [config.podInfraContainerImage]),
+    images,
     engine,
     store,
     sync,
@@ -74,6 +76,7 @@ async function main(): Promise<number> {
     podNetwork,
     netns: new NetnsPins(config.rootDir),
     logs,
+    events: new ContainerEvents(store, checkpoints, images, log),
     // Detected once the engine first answers; a failed detection is retried next time.
     hostLimits: () => {
       hostLimits ??= engine.get().then((facts) => detectHostLimits(facts, log));

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import type { DockerClient } from "./docker/client.ts";
+import type { ContainerEvents } from "./events/container-events.ts";
 import type { ImageLookup } from "./image/image-lookup.ts";
 import type { ImagePuller } from "./image/image-puller.ts";
 import type { NetnsPins } from "./network/netns-pin.ts";
@@ -46,6 +47,7 @@ export interface Services {
   /** Detected at start; undefined until the engine first answered. */
   hostLimits: () => Promise<HostLimits>;
   logs: ContainerLogs;
+  events: ContainerEvents;
   /** Serialises Run/Stop/Remove of one sandbox (keyed by sandbox id or pod name). */
   sandboxLocks: KeyedMutex;
 }

@@ -2,7 +2,8 @@ import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import { type ServiceHandlers, unimplemented } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
 import { containerCreate } from "./container-create.ts";
-import { containerList } from "./container-list.ts";
+import { containerEvents } from "./container-events.ts";
+import { containerList, containerStream } from "./container-list.ts";
 import { containerRemove } from "./container-remove.ts";
 import { containerReopenLog } from "./container-reopen-log.ts";
 import { containerStart } from "./container-start.ts";
@@ -10,11 +11,12 @@ import { containerStatus } from "./container-status.ts";
 import { containerStop } from "./container-stop.ts";
 import { containerUpdate } from "./container-update.ts";
 import { runtimeConfig } from "./runtime-config.ts";
-import { sandboxList } from "./sandbox-list.ts";
+import { sandboxList, sandboxStream } from "./sandbox-list.ts";
 import { sandboxRemove } from "./sandbox-remove.ts";
 import { sandboxRun } from "./sandbox-run.ts";
 import { sandboxStatus } from "./sandbox-status.ts";
 import { sandboxStop } from "./sandbox-stop.ts";
+import { sandboxUpdateResources } from "./sandbox-update-resources.ts";
 import { status } from "./status.ts";
 import { updateRuntimeConfig } from "./update-runtime-config.ts";
 import { version } from "./version.ts";
@@ -33,15 +35,15 @@ export function runtimeServiceHandlers(s: Services): ServiceHandlers<typeof Runt
     removePodSandbox: sandboxRemove(s),
     podSandboxStatus: sandboxStatus(s),
     listPodSandbox: sandboxList(s),
-    streamPodSandboxes: notServed("StreamPodSandboxes"),
-    updatePodSandboxResources: notServed("UpdatePodSandboxResources"),
+    streamPodSandboxes: sandboxStream(s),
+    updatePodSandboxResources: sandboxUpdateResources(s),
 
     createContainer: containerCreate(s),
     startContainer: containerStart(s),
     stopContainer: containerStop(s),
     removeContainer: containerRemove(s),
     listContainers: containerList(s),
-    streamContainers: notServed("StreamContainers"),
+    streamContainers: containerStream(s),
     containerStatus: containerStatus(s),
     updateContainerResources: containerUpdate(s),
     reopenContainerLog: containerReopenLog(s),
@@ -57,7 +59,7 @@ export function runtimeServiceHandlers(s: Services): ServiceHandlers<typeof Runt
     podSandboxStats: notServed("PodSandboxStats"),
     listPodSandboxStats: notServed("ListPodSandboxStats"),
     streamPodSandboxStats: notServed("StreamPodSandboxStats"),
-    getContainerEvents: notServed("GetContainerEvents"),
+    getContainerEvents: containerEvents(s),
     listMetricDescriptors: notServed("ListMetricDescriptors"),
     listPodSandboxMetrics: notServed("ListPodSandboxMetrics"),
     streamPodSandboxMetrics: notServed("StreamPodSandboxMetrics"),

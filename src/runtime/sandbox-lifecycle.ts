@@ -74,6 +74,7 @@ export async function releaseNetwork(
   }
   await s.netns.unpin(sandbox.id);
   await s.checkpoints.write(sandbox.id, { ...state, attached: false, ready: false, ips: [] });
+  s.store.touch(sandbox.id);
 }
 
 export async function ignoreGone(operation: Promise<void>): Promise<void> {

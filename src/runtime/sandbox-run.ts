@@ -148,6 +148,7 @@ async function create(
         ready: true,
       });
     }
+    s.store.touch(id);
     s.log.info({ sandbox: id, name, hostNetwork }, "pod sandbox ready");
     return id;
   } catch (err) {
