@@ -7,4 +7,4 @@ require_root
 cd "$BERTH_ROOT"
 bash scripts/ensure-deps.sh
 bash scripts/test-fixtures.sh >/dev/null
-exec "$BERTH_ROOT/node_modules/.bin/node" bench/run.ts "$@"
+BERTH_ENTRY=dist/main.js exec "$BERTH_ROOT/node_modules/.bin/node" bench/run.ts "$@"

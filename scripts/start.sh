@@ -17,4 +17,6 @@ done
 
 bash scripts/ensure-deps.sh
 bash scripts/setup-host.sh
-exec "$BERTH_ROOT/node_modules/.bin/node" src/main.ts "$@"
+# A small young generation: berth's allocations are short-lived and small; the default
+# semi-spaces only inflate resident memory.
+exec "$BERTH_ROOT/node_modules/.bin/node" --max-semi-space-size=2 dist/main.js "$@"

@@ -20,5 +20,6 @@ bash scripts/test-fixtures.sh
 log "running tests"
 # One file at a time: the end-to-end files share one Docker Engine, and one of them stops and
 # restarts it.
+export BERTH_ENTRY=dist/main.js
 exec "$bin/node" --test --test-concurrency=1 --test-reporter=spec \
   'src/**/*.test.ts' 'test/**/*.test.ts'

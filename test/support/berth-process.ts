@@ -6,6 +6,12 @@ import { type CriClient, criClient } from "./cri-client.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const NODE = process.execPath;
+/**
+ * What runs: BERTH_ENTRY=dist/main.js (set by `npm test` and `npm run bench`) is the build
+ * `npm start` runs; without it the sources run directly, for a developer's quick check.
+ */
+const ENTRY = process.env.BERTH_ENTRY ?? "src/main.ts";
+const NODE_FLAGS = ["--max-semi-space-size=2"];
 
 export interface BerthProcess {
   socket: string;
@@ -40,7 +46,8 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
   const child = spawn(
     NODE,
     [
-      join(REPO, "src/main.ts"),
+      ...NODE_FLAGS,
+      join(REPO, ENTRY),
       "--listen",
       `unix://${socket}`,
       "--root-directory",
