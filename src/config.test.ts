@@ -23,6 +23,8 @@ const DEFAULTS: Config = {
   podCidr: undefined,
   defaultNetwork: true,
   streamingBindAddr: "127.0.0.1:0",
+  streamingTlsCertFile: undefined,
+  streamingTlsKeyFile: undefined,
 };
 
 describe("parseConfig", () => {

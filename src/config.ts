@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_DOCKER_HOST } from "./docker/endpoint.ts";
+import { parseBindAddress } from "./streaming/bind-address.ts";
 import { parseDuration } from "./util/duration.ts";
 
 export interface Config {
@@ -20,6 +21,8 @@ export interface Config {
   /** Write berth's bridge network when the CNI config directory has no valid config. */
   defaultNetwork: boolean;
   streamingBindAddr: string;
+  streamingTlsCertFile: string | undefined;
+  streamingTlsKeyFile: string | undefined;
 }
 
 export const DEFAULT_LISTEN = "unix:///run/berth/berth.sock";
@@ -41,6 +44,8 @@ Usage: berth [flags]
   --pod-cidr CIDR                     pod subnet for the default CNI config until the kubelet sets one
   --no-default-network                never write berth's default CNI network (99-berth.conflist)
   --streaming-bind-addr ADDR          exec/attach/port-forward server (default 127.0.0.1:0)
+  --streaming-tls-cert-file FILE      serve the streaming server over TLS with this certificate
+  --streaming-tls-key-file FILE       ... and this key
   --log-level LEVEL                   trace, debug, info, warn, error (default info)
   -h, --help                          this text
 `;
@@ -70,6 +75,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   } catch (err) {
     throw new UsageError(`--image-pull-progress-deadline: ${(err as Error).message}`);
   }
+  const streamingBindAddr = values["streaming-bind-addr"] ?? "127.0.0.1:0";
+  try {
+    parseBindAddress(streamingBindAddr);
+  } catch (err) {
+    throw new UsageError(`--streaming-bind-addr: ${(err as Error).message}`);
+  }
+  if (
+    (values["streaming-tls-cert-file"] === undefined) !==
+    (values["streaming-tls-key-file"] === undefined)
+  ) {
+    throw new UsageError("--streaming-tls-cert-file and --streaming-tls-key-file go together");
+  }
   const logLevel = values["log-level"] ?? env.BERTH_LOG_LEVEL ?? "info";
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
     throw new UsageError(`--log-level ${logLevel}: expected trace, debug, info, warn or error`);
@@ -87,7 +104,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     cniBinDirs: (values["cni-bin-dir"] ?? "/opt/cni/bin,/usr/lib/cni").split(",").filter(Boolean),
     podCidr: values["pod-cidr"],
     defaultNetwork: values["default-network"] ?? true,
-    streamingBindAddr: values["streaming-bind-addr"] ?? "127.0.0.1:0",
+    streamingBindAddr,
+    streamingTlsCertFile: values["streaming-tls-cert-file"],
+    streamingTlsKeyFile: values["streaming-tls-key-file"],
   };
 }
 
@@ -111,6 +130,8 @@ function parseFlags(argv: string[]) {
       "pod-cidr": { type: "string" },
       "default-network": { type: "boolean" },
       "streaming-bind-addr": { type: "string" },
+      "streaming-tls-cert-file": { type: "string" },
+      "streaming-tls-key-file": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },

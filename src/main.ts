@@ -18,12 +18,14 @@ import { EngineFactsCache } from "./runtime/engine-facts.ts";
 import { detectHostLimits, type HostLimits } from "./runtime/host-limits.ts";
 import { runtimeServiceHandlers } from "./runtime/runtime-service.ts";
 import { RuntimeSettings } from "./runtime/runtime-settings.ts";
+import { StoreStreamingLookup } from "./runtime/store-streaming-lookup.ts";
 import { startGrpcServer } from "./server/grpc-server.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
 import type { Services } from "./services.ts";
 import { DockerSync } from "./store/docker-sync.ts";
 import { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
 import { StateStore } from "./store/state-store.ts";
+import { StreamingServer } from "./streaming/streaming-server.ts";
 import { KeyedMutex } from "./util/keyed-mutex.ts";
 
 /** How long start-up waits for the first rebuild from the engine before serving anyway. */
@@ -61,6 +63,16 @@ async function main(): Promise<number> {
   const logs = new BerthContainerLogs(new LogManager({ docker: logsDocker, logger: log }), log);
 
   const images = new ImageLookup(docker, [config.podInfraContainerImage]);
+  const streamingDocker = { client: docker, endpoint };
+  const streamingServer = await StreamingServer.start({
+    bindAddress: config.streamingBindAddr,
+    tls:
+      config.streamingTlsCertFile && config.streamingTlsKeyFile
+        ? { certFile: config.streamingTlsCertFile, keyFile: config.streamingTlsKeyFile }
+        : undefined,
+    docker: streamingDocker,
+    log,
+  });
   let hostLimits: Promise<HostLimits> | undefined;
   const services: Services = {
     config,
@@ -77,6 +89,11 @@ async function main(): Promise<number> {
     netns: new NetnsPins(config.rootDir),
     logs,
     events: new ContainerEvents(store, checkpoints, images, log),
+    streaming: {
+      server: streamingServer,
+      lookup: new StoreStreamingLookup(store, checkpoints),
+      docker: streamingDocker,
+    },
     // Detected once the engine first answers; a failed detection is retried next time.
     hostLimits: () => {
       hostLimits ??= engine.get().then((facts) => detectHostLimits(facts, log));
@@ -137,6 +154,8 @@ async function main(): Promise<number> {
       server
         .stop()
         .then(() => sync.stop())
+        // Ending sessions kills their exec'd processes through the engine: before it closes.
+        .then(() => streamingServer.stop())
         .then(() => logs.stopAll())
         .then(() => {
           podNetwork.close();

@@ -13,6 +13,9 @@ import type { DockerSync } from "./store/docker-sync.ts";
 import type { ContainerRecord } from "./store/records.ts";
 import type { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
 import type { StateStore } from "./store/state-store.ts";
+import type { StreamingDocker } from "./streaming/docker-calls.ts";
+import type { StreamingLookup } from "./streaming/streaming-lookup.ts";
+import type { StreamingServer } from "./streaming/streaming-server.ts";
 import type { KeyedMutex } from "./util/keyed-mutex.ts";
 
 /** berth's CRI log files, written from each container's output (src/logs/). */
@@ -48,6 +51,7 @@ export interface Services {
   hostLimits: () => Promise<HostLimits>;
   logs: ContainerLogs;
   events: ContainerEvents;
+  streaming: { server: StreamingServer; lookup: StreamingLookup; docker: StreamingDocker };
   /** Serialises Run/Stop/Remove of one sandbox (keyed by sandbox id or pod name). */
   sandboxLocks: KeyedMutex;
 }

@@ -1,6 +1,10 @@
 import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import { type ServiceHandlers, unimplemented } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
+import { attach } from "../streaming/attach.ts";
+import { exec } from "../streaming/exec.ts";
+import { execSync } from "../streaming/exec-sync.ts";
+import { portForward } from "../streaming/port-forward.ts";
 import { containerCreate } from "./container-create.ts";
 import { containerEvents } from "./container-events.ts";
 import { containerList, containerStream } from "./container-list.ts";
@@ -47,10 +51,10 @@ export function runtimeServiceHandlers(s: Services): ServiceHandlers<typeof Runt
     containerStatus: containerStatus(s),
     updateContainerResources: containerUpdate(s),
     reopenContainerLog: containerReopenLog(s),
-    execSync: notServed("ExecSync"),
-    exec: notServed("Exec"),
-    attach: notServed("Attach"),
-    portForward: notServed("PortForward"),
+    execSync: execSync({ docker: s.streaming.docker, lookup: s.streaming.lookup }),
+    exec: exec({ server: s.streaming.server, lookup: s.streaming.lookup }),
+    attach: attach({ server: s.streaming.server, lookup: s.streaming.lookup }),
+    portForward: portForward({ server: s.streaming.server, lookup: s.streaming.lookup }),
     checkpointContainer: notServed("CheckpointContainer"),
 
     containerStats: notServed("ContainerStats"),

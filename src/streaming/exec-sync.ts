@@ -1,0 +1,131 @@
+import type { Socket } from "node:net";
+import { deadlineExceeded, invalidArgument } from "../errors.ts";
+import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
+import type { ServiceHandlers } from "../server/service-handlers.ts";
+import { createExec, type StreamingDocker, startExec, waitExecExit } from "./docker-calls.ts";
+import { DockerStream, DockerStreamDemuxer } from "./docker-stream.ts";
+import { killExec } from "./exec-session.ts";
+import type { StreamingLookup } from "./streaming-lookup.ts";
+import { runningContainer } from "./streaming-rpc.ts";
+
+/**
+ * Output kept per stream. The kubelet accepts CRI messages up to 16 MiB; both streams and a
+ * marker stay well inside that, and probes (the main user) read far less.
+ */
+export const EXEC_SYNC_OUTPUT_LIMIT = 4 << 20;
+
+/** Keeps the first `limit` bytes of a stream and says so, in the output itself, if cut. */
+export class BoundedOutput {
+  readonly #limit: number;
+  readonly #chunks: Buffer[] = [];
+  #kept = 0;
+  #dropped = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  push(data: Buffer): void {
+    const room = this.#limit - this.#kept;
+    if (room > 0) {
+      const piece = data.subarray(0, room);
+      this.#chunks.push(piece);
+      this.#kept += piece.length;
+    }
+    this.#dropped += Math.max(0, data.length - Math.max(room, 0));
+  }
+
+  get truncated(): boolean {
+    return this.#dropped > 0;
+  }
+
+  bytes(): Buffer {
+    const kept = Buffer.concat(this.#chunks);
+    if (!this.truncated) return kept;
+    const marker = `\n[berth: output truncated: kept the first ${this.#limit} bytes, dropped ${this.#dropped}]\n`;
+    return Buffer.concat([kept, Buffer.from(marker)]);
+  }
+}
+
+/**
+ * ExecSync: runs a command through Docker exec and answers its output and exit code. When
+ * the timeout passes (or the caller gives up) the exec'd process and its descendants are
+ * killed on the host before DEADLINE_EXCEEDED is returned: Docker has no exec kill, and
+ * cri-dockerd leaves such processes running.
+ */
+export function execSync(deps: {
+  docker: StreamingDocker;
+  lookup: StreamingLookup;
+}): ServiceHandlers<typeof RuntimeService>["execSync"] {
+  return async (request, { signal, log }) => {
+    if (request.containerId === "") throw invalidArgument("missing required container_id");
+    if (request.cmd.length === 0) throw invalidArgument("cmd must not be empty");
+    const container = await runningContainer(deps.lookup, request.containerId, signal);
+    const timeoutSeconds = Number(request.timeout);
+    const execId = await createExec(
+      deps.docker,
+      container.id,
+      { AttachStdout: true, AttachStderr: true, Tty: false, Cmd: [...request.cmd] },
+      signal,
+    );
+    const timedOut = new AbortController();
+    const timer =
+      timeoutSeconds > 0 ? setTimeout(() => timedOut.abort(), timeoutSeconds * 1000) : undefined;
+    const stop = AbortSignal.any([signal, timedOut.signal]);
+    const stdout = new BoundedOutput(EXEC_SYNC_OUTPUT_LIMIT);
+    const stderr = new BoundedOutput(EXEC_SYNC_OUTPUT_LIMIT);
+    let socket: Socket | undefined;
+    try {
+      const started = await startExec(deps.docker, execId, false, stop);
+      socket = started.socket;
+      await collect(started.socket, started.head, stdout, stderr, stop);
+    } catch (err) {
+      if (!stop.aborted) throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (stop.aborted) {
+      await killExec(deps.docker, execId, log);
+      socket?.destroy();
+      if (timedOut.signal.aborted) {
+        throw deadlineExceeded(
+          `command ${JSON.stringify(request.cmd)} timed out after ${timeoutSeconds}s and was killed`,
+        );
+      }
+      throw signal.reason;
+    }
+    socket?.destroy();
+    const exitCode = await waitExecExit(deps.docker, execId);
+    return { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode };
+  };
+}
+
+/** Reads the exec's multiplexed output until the engine ends it or `stop` fires. */
+function collect(
+  socket: Socket,
+  head: Buffer,
+  stdout: BoundedOutput,
+  stderr: BoundedOutput,
+  stop: AbortSignal,
+): Promise<void> {
+  const demuxer = new DockerStreamDemuxer();
+  const deliver = (chunk: Buffer) => {
+    for (const frame of demuxer.push(chunk)) {
+      if (frame.stream === DockerStream.stdout) stdout.push(frame.data);
+      else if (frame.stream === DockerStream.stderr) stderr.push(frame.data);
+    }
+  };
+  return new Promise((resolve) => {
+    const done = () => {
+      stop.removeEventListener("abort", done);
+      resolve();
+    };
+    stop.addEventListener("abort", done, { once: true });
+    socket.on("data", deliver);
+    socket.once("end", done);
+    socket.once("close", done);
+    socket.on("error", done);
+    if (head.length > 0) deliver(head);
+    socket.resume();
+  });
+}
