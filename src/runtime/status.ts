@@ -8,12 +8,13 @@ import { RUNTIME_NAME } from "./version.ts";
 const PING_TIMEOUT_MS = 2_000;
 
 /**
- * RuntimeReady follows the engine live (a ping per call, so a restarted dockerd is seen at
- * once without restarting berth); NetworkReady follows the CNI config directory.
+ * RuntimeReady follows the engine live (a ping at most every second, so a restarted dockerd
+ * is seen without restarting berth); NetworkReady follows the CNI config directory.
  */
 export function status(s: Services): ServiceHandlers<typeof RuntimeService>["status"] {
+  const ping = enginePinger(s);
   return async (request, { signal }) => {
-    const engine = await engineCondition(s, signal);
+    const engine = await engineCondition(s, ping);
     const network = await s.podNetwork.status();
     const facts = engine.status ? await s.engine.get(signal).catch(() => undefined) : undefined;
     const info: Record<string, string> = {};
@@ -65,18 +66,38 @@ export function status(s: Services): ServiceHandlers<typeof RuntimeService>["sta
   };
 }
 
-async function engineCondition(s: Services, signal: AbortSignal) {
-  try {
-    await s.docker.ping(AbortSignal.any([signal, AbortSignal.timeout(PING_TIMEOUT_MS)]));
-    return { type: "RuntimeReady", status: true, reason: "", message: "" };
-  } catch (err) {
-    if (signal.aborted) throw err;
-    s.engine.invalidate();
-    return {
-      type: "RuntimeReady",
-      status: false,
-      reason: "DockerDaemonNotReady",
-      message: `Docker Engine at ${s.config.dockerHost} is not answering: ${messageOf(err)}`,
-    };
-  }
+/**
+ * The engine's health, pinged at most once a second: the kubelet calls Status constantly,
+ * and a second is well within how soon it needs to see the engine go or come back.
+ */
+const PING_CACHE_MS = 1_000;
+
+/** Answers undefined when the engine answers, else why not. */
+function enginePinger(s: Services): () => Promise<string | undefined> {
+  let last: { at: number; outcome: Promise<string | undefined> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > PING_CACHE_MS) {
+      const outcome = s.docker.ping(AbortSignal.timeout(PING_TIMEOUT_MS)).then(
+        () => undefined,
+        (err: unknown) => {
+          s.engine.invalidate();
+          return messageOf(err);
+        },
+      );
+      last = { at: now, outcome };
+    }
+    return last.outcome;
+  };
+}
+
+async function engineCondition(s: Services, ping: () => Promise<string | undefined>) {
+  const failure = await ping();
+  if (failure === undefined) return { type: "RuntimeReady", status: true, reason: "", message: "" };
+  return {
+    type: "RuntimeReady",
+    status: false,
+    reason: "DockerDaemonNotReady",
+    message: `Docker Engine at ${s.config.dockerHost} is not answering: ${failure}`,
+  };
 }

@@ -85,6 +85,12 @@ describe("Docker Engine stopped and started again", () => {
     process.kill(pid as number, "SIGTERM");
     await waitUntil("dockerd to exit", () => localDockerdPid() === undefined, 60_000);
 
+    // berth pings at most once a second: within a few seconds Status must say so.
+    await waitUntil(
+      "RuntimeReady=false",
+      async () => !runtimeReady(await running.client.runtime.status({})).status,
+      5_000,
+    );
     const down = runtimeReady(await running.client.runtime.status({}));
     assert.equal(down.status, false);
     assert.equal(down.reason, "DockerDaemonNotReady");
