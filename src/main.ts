@@ -22,6 +22,8 @@ import { StoreStreamingLookup } from "./runtime/store-streaming-lookup.ts";
 import { startGrpcServer } from "./server/grpc-server.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
 import type { Services } from "./services.ts";
+import { StatsCollector } from "./stats/stats-collector.ts";
+import { dockerUpperDirs } from "./stats/writable-layer.ts";
 import { DockerSync } from "./store/docker-sync.ts";
 import { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
 import { StateStore } from "./store/state-store.ts";
@@ -73,6 +75,12 @@ async function main(): Promise<number> {
     docker: streamingDocker,
     log,
   });
+  const stats = new StatsCollector({
+    store,
+    log,
+    upperDirOf: dockerUpperDirs(docker),
+    dataRoot: () => engine.get().then((facts) => facts.info.DockerRootDir),
+  });
   let hostLimits: Promise<HostLimits> | undefined;
   const services: Services = {
     config,
@@ -89,6 +97,7 @@ async function main(): Promise<number> {
     netns: new NetnsPins(config.rootDir),
     logs,
     events: new ContainerEvents(store, checkpoints, images, log),
+    stats,
     streaming: {
       server: streamingServer,
       lookup: new StoreStreamingLookup(store, checkpoints),
@@ -139,6 +148,7 @@ async function main(): Promise<number> {
       log,
     );
     sync.start();
+    stats.start();
   } catch (err) {
     if (err instanceof SocketInUseError) {
       log.error(err.message);
@@ -154,6 +164,7 @@ async function main(): Promise<number> {
       server
         .stop()
         .then(() => sync.stop())
+        .then(() => stats.stop())
         // Ending sessions kills their exec'd processes through the engine: before it closes.
         .then(() => streamingServer.stop())
         .then(() => logs.stopAll())

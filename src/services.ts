@@ -9,6 +9,7 @@ import type { PodNetwork } from "./network/pod-network.ts";
 import type { EngineFactsCache } from "./runtime/engine-facts.ts";
 import type { HostLimits } from "./runtime/host-limits.ts";
 import type { RuntimeSettings } from "./runtime/runtime-settings.ts";
+import type { StatsCollector } from "./stats/stats-collector.ts";
 import type { DockerSync } from "./store/docker-sync.ts";
 import type { ContainerRecord } from "./store/records.ts";
 import type { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
@@ -51,6 +52,7 @@ export interface Services {
   hostLimits: () => Promise<HostLimits>;
   logs: ContainerLogs;
   events: ContainerEvents;
+  stats: StatsCollector;
   streaming: { server: StreamingServer; lookup: StreamingLookup; docker: StreamingDocker };
   /** Serialises Run/Stop/Remove of one sandbox (keyed by sandbox id or pod name). */
   sandboxLocks: KeyedMutex;

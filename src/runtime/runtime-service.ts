@@ -1,6 +1,7 @@
 import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import { type ServiceHandlers, unimplemented } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
+import { statsHandlers } from "../stats/stats-handlers.ts";
 import { attach } from "../streaming/attach.ts";
 import { exec } from "../streaming/exec.ts";
 import { execSync } from "../streaming/exec-sync.ts";
@@ -28,6 +29,7 @@ import { version } from "./version.ts";
 /** Every RuntimeService RPC, by name; those berth does not serve yet answer UNIMPLEMENTED. */
 export function runtimeServiceHandlers(s: Services): ServiceHandlers<typeof RuntimeService> {
   const notServed = (rpc: string) => unimplemented("runtime.v1.RuntimeService", rpc);
+  const stats = statsHandlers({ store: s.store, stats: s.stats });
   return {
     version: version(s),
     status: status(s),
@@ -57,15 +59,15 @@ export function runtimeServiceHandlers(s: Services): ServiceHandlers<typeof Runt
     portForward: portForward({ server: s.streaming.server, lookup: s.streaming.lookup }),
     checkpointContainer: notServed("CheckpointContainer"),
 
-    containerStats: notServed("ContainerStats"),
-    listContainerStats: notServed("ListContainerStats"),
-    streamContainerStats: notServed("StreamContainerStats"),
-    podSandboxStats: notServed("PodSandboxStats"),
-    listPodSandboxStats: notServed("ListPodSandboxStats"),
-    streamPodSandboxStats: notServed("StreamPodSandboxStats"),
+    containerStats: stats.containerStats,
+    listContainerStats: stats.listContainerStats,
+    streamContainerStats: stats.streamContainerStats,
+    podSandboxStats: stats.podSandboxStats,
+    listPodSandboxStats: stats.listPodSandboxStats,
+    streamPodSandboxStats: stats.streamPodSandboxStats,
     getContainerEvents: containerEvents(s),
-    listMetricDescriptors: notServed("ListMetricDescriptors"),
-    listPodSandboxMetrics: notServed("ListPodSandboxMetrics"),
-    streamPodSandboxMetrics: notServed("StreamPodSandboxMetrics"),
+    listMetricDescriptors: stats.listMetricDescriptors,
+    listPodSandboxMetrics: stats.listPodSandboxMetrics,
+    streamPodSandboxMetrics: stats.streamPodSandboxMetrics,
   };
 }
