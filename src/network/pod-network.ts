@@ -22,6 +22,8 @@ export interface PodAttachment {
 
 /** What sandboxes need from pod networking (CNI): attach, detach, and readiness. */
 export interface PodNetwork {
+  /** Forget the loaded config: the directory changed. */
+  invalidate(): void;
   /** Whether a usable network config is loaded, and why not. */
   status(): Promise<{ ready: true; network: string } | { ready: false; reason: string }>;
   /** Attaches the pod; answers the network's name, the interface and the pod's IPs. */

@@ -1,6 +1,7 @@
 import { invalidArgument } from "../errors.ts";
 import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import { parseCidr } from "../network/cidr.ts";
+import { berthNetworkCidrDiffers, writeBerthNetwork } from "../network/default-network.ts";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
 
@@ -19,6 +20,12 @@ export function updateRuntimeConfig(
     }
     await s.settings.setPodCidr(cidr);
     s.log.info({ podCidr: cidr }, "pod CIDR updated");
+    // berth's own default network follows the node's pod CIDR (a user's config never changes).
+    if (s.config.defaultNetwork && (await berthNetworkCidrDiffers(s.config.cniConfDir, cidr))) {
+      const file = await writeBerthNetwork(s.config.cniConfDir, cidr);
+      s.podNetwork.invalidate();
+      s.log.info({ file, podCidr: cidr }, "berth's default CNI network now uses the pod CIDR");
+    }
     return {};
   };
 }
