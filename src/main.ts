@@ -19,12 +19,13 @@ import { detectHostLimits, type HostLimits } from "./runtime/host-limits.ts";
 import { runtimeServiceHandlers } from "./runtime/runtime-service.ts";
 import { RuntimeSettings } from "./runtime/runtime-settings.ts";
 import { StoreStreamingLookup } from "./runtime/store-streaming-lookup.ts";
-import { startGrpcServer } from "./server/grpc-server.ts";
+import { claimListenAddress, type ListenClaim, startGrpcServer } from "./server/grpc-server.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
 import type { Services } from "./services.ts";
 import { StatsCollector } from "./stats/stats-collector.ts";
 import { dockerUpperDirs } from "./stats/writable-layer.ts";
 import { DockerSync } from "./store/docker-sync.ts";
+import { instanceOf } from "./store/labels.ts";
 import { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
 import { StateStore } from "./store/state-store.ts";
 import { StreamingServer } from "./streaming/streaming-server.ts";
@@ -46,6 +47,15 @@ async function main(): Promise<number> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  let claim: ListenClaim;
+  try {
+    claim = await claimListenAddress(config.listen);
+  } catch (err) {
+    if (!(err instanceof SocketInUseError)) throw err;
+    log.error(err.message);
+    process.stderr.write(`berth: ${err.message}\n`);
+    return 1;
+  }
   await mkdir(config.rootDir, { recursive: true, mode: 0o700 });
 
   const endpoint = parseDockerEndpoint({
@@ -58,7 +68,8 @@ async function main(): Promise<number> {
   const settings = await RuntimeSettings.load(config.rootDir, config.podCidr);
   const checkpoints = new SandboxCheckpoints(config.rootDir, log);
   const store = new StateStore();
-  const sync = new DockerSync(docker, store, checkpoints, log);
+  const instance = instanceOf(config.rootDir);
+  const sync = new DockerSync(docker, store, checkpoints, instance, log);
   const podNetwork = new CniPodNetwork(config.cniConfDir, config.cniBinDirs, config.rootDir, log);
   // Log writers hold one follow stream per container: a client of their own, unbounded.
   const logsDocker = new DockerClient(endpoint, { connections: null });
@@ -84,6 +95,7 @@ async function main(): Promise<number> {
   let hostLimits: Promise<HostLimits> | undefined;
   const services: Services = {
     config,
+    instance,
     docker,
     log,
     settings,
@@ -137,26 +149,16 @@ async function main(): Promise<number> {
     log.warn({ err: messageOf(err) }, "Docker Engine not reachable yet; serving anyway");
   }
 
-  let server: Awaited<ReturnType<typeof startGrpcServer>>;
-  try {
-    server = await startGrpcServer(
-      config.listen,
-      [
-        { service: RuntimeService, handlers: runtimeServiceHandlers(services) },
-        { service: ImageService, handlers: imageServiceHandlers(services) },
-      ],
-      log,
-    );
-    sync.start();
-    stats.start();
-  } catch (err) {
-    if (err instanceof SocketInUseError) {
-      log.error(err.message);
-      process.stderr.write(`berth: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  const server = await startGrpcServer(
+    claim,
+    [
+      { service: RuntimeService, handlers: runtimeServiceHandlers(services) },
+      { service: ImageService, handlers: imageServiceHandlers(services) },
+    ],
+    log,
+  );
+  sync.start();
+  stats.start();
 
   return new Promise<number>((resolve) => {
     const shutdown = (signal: NodeJS.Signals) => {
@@ -185,14 +187,16 @@ async function main(): Promise<number> {
   });
 }
 
+// Exit explicitly once shut down: an idle keep-alive connection or timer must not keep a
+// stopped berth alive.
 main().then(
   (code) => {
-    process.exitCode = code;
+    process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(
       `berth: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -37,6 +37,8 @@ export interface ContainerLogs {
 /** What handlers share: built once at start by main.ts, passed to every handler factory. */
 export interface Services {
   config: Config;
+  /** This berth's identity on the engine (io.berth.instance), from its root directory. */
+  instance: string;
   docker: DockerClient;
   log: Logger;
   settings: RuntimeSettings;

@@ -1,6 +1,11 @@
 import { readFileSync } from "node:fs";
-import type { Dispatcher } from "undici";
-import { Pool } from "undici";
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { negotiateApiVersion } from "./api-version.ts";
 import type { DockerEndpoint } from "./endpoint.ts";
 import { DockerError, dockerErrorFromResponse, dockerErrorFromTransport } from "./errors.ts";
@@ -27,13 +32,20 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** An engine response whose status is known; the body is the caller's to read or destroy. */
+export interface DockerResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+}
+
 /**
  * berth's one typed client for the Docker Engine API. Every request goes through
  * `send`, which negotiates the API version once per engine lifetime, carries the caller's
  * AbortSignal to the HTTP request, and classifies failures by HTTP status.
  */
 export class DockerClient {
-  readonly #pool: Pool;
+  readonly #transport: Transport;
   #apiVersion: Promise<string> | undefined;
 
   /**
@@ -41,11 +53,14 @@ export class DockerClient {
    * follow stream per container, as berth's log writers do).
    */
   constructor(endpoint: DockerEndpoint, options: { connections?: number | null } = {}) {
-    this.#pool = createPool(endpoint, options.connections === undefined ? 64 : options.connections);
+    this.#transport = createTransport(
+      endpoint,
+      options.connections === undefined ? 64 : options.connections,
+    );
   }
 
   async close(): Promise<void> {
-    await this.#pool.close();
+    this.#transport.agent.destroy();
   }
 
   /** The negotiated API version, e.g. "1.41". Renegotiated after the engine was unreachable. */
@@ -62,7 +77,7 @@ export class DockerClient {
 
   async #negotiate(signal?: AbortSignal): Promise<string> {
     const response = await this.#raw("GET", "/_ping", { what: "ping", signal });
-    const text = await response.body.text();
+    const text = await readText(response.body);
     if (response.statusCode !== 200)
       throw dockerErrorFromResponse(response.statusCode, text, "ping");
     const header = response.headers["api-version"];
@@ -81,7 +96,7 @@ export class DockerClient {
   /** GET /_ping without version negotiation: true when the engine answers. */
   async ping(signal?: AbortSignal): Promise<void> {
     const response = await this.#raw("GET", "/_ping", { what: "ping", signal });
-    const text = await response.body.text();
+    const text = await readText(response.body);
     if (response.statusCode !== 200)
       throw dockerErrorFromResponse(response.statusCode, text, "ping");
   }
@@ -89,56 +104,48 @@ export class DockerClient {
   /** A request whose body is ignored; fails on any non-2xx status. */
   async call(method: string, path: string, options: RequestOptions): Promise<void> {
     const response = await this.send(method, path, options);
-    await response.body.dump();
+    await readText(response.body);
   }
 
   async json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const response = await this.send(method, path, options);
-    return (await response.body.json()) as T;
+    return JSON.parse(await readText(response.body)) as T;
   }
 
   /**
    * Sends a versioned request and returns the response once its status is known to be 2xx/304;
    * the body is the caller's to consume (streams: pulls, events, logs).
    */
-  async send(
-    method: string,
-    path: string,
-    options: RequestOptions,
-  ): Promise<Dispatcher.ResponseData> {
+  async send(method: string, path: string, options: RequestOptions): Promise<DockerResponse> {
     const version = await this.apiVersion(options.signal);
     const response = await this.#raw(method, `/v${version}${path}`, options);
     // 304: the engine says the container already is in the asked state (started, stopped).
     if ((response.statusCode >= 200 && response.statusCode < 300) || response.statusCode === 304) {
       return response;
     }
-    const text = await response.body.text().catch(() => "");
+    const text = await readText(response.body).catch(() => "");
     throw dockerErrorFromResponse(response.statusCode, text, options.what);
   }
 
-  async #raw(
-    method: string,
-    path: string,
-    options: RequestOptions,
-  ): Promise<Dispatcher.ResponseData> {
+  async #raw(method: string, path: string, options: RequestOptions): Promise<DockerResponse> {
     const headers: Record<string, string> = { ...options.headers };
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
       headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(body));
     }
     try {
-      return await this.#pool.request({
-        method: method as Dispatcher.HttpMethod,
-        path: withQuery(path, options.query),
+      // No timeouts here: streams (pulls, events, logs) stay quiet for long periods and their
+      // callers watch progress themselves; plain calls are bounded by the CRI call's deadline.
+      const response = await this.#transport.send(
+        method,
+        withQuery(path, options.query),
         headers,
         body,
-        signal: options.signal,
-        // Streams (pulls, events, logs) stay quiet for long periods; their callers watch
-        // progress themselves. Plain calls are bounded by the CRI call's deadline.
-        bodyTimeout: 0,
-        headersTimeout: 0,
-      });
+        options.signal,
+      );
+      return { statusCode: response.statusCode ?? 0, headers: response.headers, body: response };
     } catch (err) {
       // The caller gave up (cancelled or past its deadline): say so, not "engine down".
       if (options.signal?.aborted) throw options.signal.reason;
@@ -186,7 +193,7 @@ export class DockerClient {
     tag: string,
     auth: RegistryAuth | undefined,
     signal: AbortSignal,
-  ): Promise<Dispatcher.ResponseData["body"]> {
+  ): Promise<IncomingMessage> {
     const headers: Record<string, string> = {};
     if (auth) headers["x-registry-auth"] = encodeRegistryAuth(auth);
     const response = await this.send("POST", "/images/create", {
@@ -311,20 +318,56 @@ function withQuery(path: string, query: Query | undefined): string {
   return text === "" ? path : `${path}?${text}`;
 }
 
-/** Pulls and event streams hold connections for long; 64 keeps other calls unblocked. */
-function createPool(endpoint: DockerEndpoint, connections: number | null): Pool {
-  if (endpoint.kind === "unix") {
-    return new Pool("http://docker", { connections, connect: { socketPath: endpoint.socketPath } });
-  }
-  const tls = endpoint.tls;
-  if (!tls) return new Pool(`http://${endpoint.host}:${endpoint.port}`, { connections });
-  return new Pool(`https://${endpoint.host}:${endpoint.port}`, {
-    connections,
-    connect: {
-      ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
-      cert: tls.certFile ? readFileSync(tls.certFile) : undefined,
-      key: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
-      rejectUnauthorized: tls.verify,
-    },
-  });
+/** Reads a (small) response body as text. */
+export async function readText(body: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+interface Transport {
+  agent: HttpAgent;
+  send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<IncomingMessage>;
+}
+
+/**
+ * HTTP/1.1 with keep-alive over the engine's socket, by Node's own http module: it parses
+ * natively, where an HTTP library bringing its own parser cost berth ~25 MiB of memory.
+ * Pulls and event streams hold connections for long; 64 keeps other calls unblocked.
+ */
+function createTransport(endpoint: DockerEndpoint, connections: number | null): Transport {
+  const maxSockets = connections ?? Number.POSITIVE_INFINITY;
+  const tls = endpoint.kind === "tcp" ? endpoint.tls : undefined;
+  const agent = tls
+    ? new HttpsAgent({
+        keepAlive: true,
+        maxSockets,
+        ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+        cert: tls.certFile ? readFileSync(tls.certFile) : undefined,
+        key: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
+        rejectUnauthorized: tls.verify,
+      })
+    : new HttpAgent({ keepAlive: true, maxSockets });
+  const target =
+    endpoint.kind === "unix"
+      ? { socketPath: endpoint.socketPath, host: "docker" }
+      : { host: endpoint.host, port: endpoint.port };
+  const request = tls ? httpsRequest : httpRequest;
+  return {
+    agent,
+    send: (method, path, headers, body, signal) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const outgoing = request({ ...target, agent, method, path, headers, signal }, (response) =>
+          resolve(response),
+        );
+        outgoing.once("error", reject);
+        outgoing.end(body);
+      }),
+  };
 }

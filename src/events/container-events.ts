@@ -121,16 +121,19 @@ export class ContainerEvents {
     }
     const sandbox = entry.record;
     const network = await this.#checkpoints.read(sandbox.id);
+    const before = this.#sandboxPhases.get(sandbox.id);
     let phase = phaseOf(sandbox.process);
     if (phase === "running" && sandboxState(sandbox, network) !== PodSandboxState.SANDBOX_READY) {
-      phase = "created";
+      // Not READY yet (network being attached), or no longer (network released by a stop).
+      phase = before === "running" || before === "exited" ? "exited" : "created";
     }
-    const before = this.#sandboxPhases.get(sandbox.id);
     this.#sandboxPhases.set(sandbox.id, phase);
     return eventsBetween(
       before,
       phase,
-      previous !== undefined && previous.record.process.startedAt !== sandbox.process.startedAt,
+      previous !== undefined &&
+        previous.record.process.startedAt > 0n &&
+        previous.record.process.startedAt !== sandbox.process.startedAt,
       sandbox.process.startedAt > 0n,
     );
   }

@@ -39,7 +39,10 @@ export function eventsBetween(
   if (from === undefined) events.push(ContainerEventType.CONTAINER_CREATED_EVENT);
   if (to === "running") events.push(ContainerEventType.CONTAINER_STARTED_EVENT);
   if (to === "exited") {
-    if (from === undefined && everStarted) events.push(ContainerEventType.CONTAINER_STARTED_EVENT);
+    // A container that ran and ended between two looks still gets its STARTED first.
+    if ((from === undefined || from === "created") && everStarted) {
+      events.push(ContainerEventType.CONTAINER_STARTED_EVENT);
+    }
     events.push(ContainerEventType.CONTAINER_STOPPED_EVENT);
   }
   return events;
@@ -52,7 +55,9 @@ export function eventsForTransition(
   return eventsBetween(
     previous ? phaseOf(previous) : undefined,
     phaseOf(next),
-    previous !== undefined && previous.startedAt !== next.startedAt,
+    // Docker reports a container running a moment before it stamps StartedAt: only a
+    // change from one real start time to another is a new start.
+    previous !== undefined && previous.startedAt > 0n && previous.startedAt !== next.startedAt,
     next.startedAt > 0n,
   );
 }

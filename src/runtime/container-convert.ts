@@ -92,6 +92,41 @@ export function stopSignalEnum(name: string): Signal {
   );
 }
 
+/**
+ * Start and finish times as the CRI wants them ordered. Docker records StartedAt only after
+ * runc's start returned, so a process that exits at once can have finished a little before it
+ * "started": the finish is then reported as the start. A container whose start failed never
+ * ran; like dockershim, berth reports its creation time for both, so the kubelet (which
+ * orders restarts and back-off by the finish time) does not see the year 1970.
+ */
+export function processTimes(
+  record: ContainerRecord,
+  state: ContainerState,
+): { startedAt: bigint; finishedAt: bigint } {
+  const { startedAt, finishedAt } = record.process;
+  switch (state) {
+    case ContainerState.CONTAINER_RUNNING:
+      return { startedAt, finishedAt: 0n };
+    case ContainerState.CONTAINER_EXITED: {
+      if (startedAt === 0n) {
+        const at = latest(finishedAt, record.createdAt);
+        return { startedAt: at, finishedAt: at };
+      }
+      return { startedAt, finishedAt: latest(finishedAt, startedAt) };
+    }
+    case ContainerState.CONTAINER_CREATED:
+      return { startedAt: 0n, finishedAt: 0n };
+    default:
+      return { startedAt, finishedAt: 0n };
+  }
+}
+
+/** The later of two times (Math.max takes no bigints). */
+function latest(a: bigint, b: bigint): bigint {
+  if (a < b) return b;
+  return a;
+}
+
 export function toCriContainerStatus(
   record: ContainerRecord,
   names: ImageNames | undefined,
@@ -99,13 +134,14 @@ export function toCriContainerStatus(
 ) {
   const state = containerState(record);
   const applied = record.applied;
+  const { startedAt, finishedAt } = processTimes(record, state);
   return {
     id: record.id,
     metadata: record.config.metadata,
     state,
     createdAt: record.createdAt,
-    startedAt: state === ContainerState.CONTAINER_CREATED ? 0n : record.process.startedAt,
-    finishedAt: state === ContainerState.CONTAINER_EXITED ? record.process.finishedAt : 0n,
+    startedAt,
+    finishedAt,
     exitCode: state === ContainerState.CONTAINER_EXITED ? record.process.exitCode : 0,
     image: imageSpecOf(record, names),
     imageRef: imageRefOf(record, names),

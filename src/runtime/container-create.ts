@@ -56,6 +56,7 @@ export function containerCreate(
     const name = appContainerName(config.metadata, podMeta);
     const labels = berthLabels({
       kind: "container",
+      instance: s.instance,
       configJson: toJsonString(ContainerConfigSchema, config),
       criLabels: config.labels,
       extra: {

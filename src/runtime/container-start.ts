@@ -1,21 +1,39 @@
-import { failedPrecondition, invalidArgument } from "../errors.ts";
-import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
+import { failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import { ContainerState, type RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
+import { containerState } from "./container-convert.ts";
 
 /**
  * Starts a created container. The log writer follows the container before it starts, so
  * output from the first byte is captured. A failed start leaves the container EXITED with
- * reason ContainerCannotRun (the engine records its error), never CREATED forever.
+ * reason ContainerCannotRun (the engine records its error), never CREATED forever. Only a
+ * created container starts (a running one is already started); an exited one is refused, as
+ * containerd refuses it.
  */
 export function containerStart(
   s: Services,
 ): ServiceHandlers<typeof RuntimeService>["startContainer"] {
   return async (request, { signal }) => {
     if (request.containerId === "") throw invalidArgument("container_id is empty");
-    const record = s.store.requireContainer(request.containerId);
+    const known = s.store.requireContainer(request.containerId);
+    // Docker would start an exited container again (a restart the CRI does not have: the
+    // kubelet creates a new container instead), so look at its state now, not at the store's
+    // last view of it, which may predate its exit.
+    const fresh = await s.sync.refresh(known.id, signal);
+    const record = fresh?.kind === "container" ? fresh.record : undefined;
+    if (!record) throw notFound(`container "${request.containerId}" not found`);
+    const state = containerState(record);
+    // Started already (a retried call): nothing to do. Asking the engine again could restart
+    // it, should it exit meanwhile.
+    if (state === ContainerState.CONTAINER_RUNNING) return {};
+    if (state !== ContainerState.CONTAINER_CREATED) {
+      throw failedPrecondition(
+        `container ${record.id} is ${ContainerState[state]}: only a created container can be started`,
+      );
+    }
     const sandbox = s.store.sandbox(record.sandboxId);
-    if (!sandbox || sandbox.process.status !== "running") {
+    if (sandbox?.process.status !== "running") {
       throw failedPrecondition(
         `container ${record.id}: its pod sandbox ${record.sandboxId} is not running`,
       );

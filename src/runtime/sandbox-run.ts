@@ -75,6 +75,7 @@ async function create(
   const hostLimits = await s.hostLimits();
   const labels = berthLabels({
     kind: "sandbox",
+    instance: s.instance,
     configJson: toJsonString(PodSandboxConfigSchema, config),
     criLabels: config.labels,
     extra: {

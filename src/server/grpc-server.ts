@@ -24,11 +24,28 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Claims the listen address before anything else starts, so that a second berth on the same
+ * socket is refused at once; answers the claim startGrpcServer binds on.
+ */
+export async function claimListenAddress(listen: string): Promise<ListenClaim> {
+  const socketPath = listen.startsWith("unix://") ? listen.slice("unix://".length) : undefined;
+  const claim = socketPath ? await claimSocketPath(socketPath) : undefined;
+  return { listen, socketPath, release: async () => claim?.release() };
+}
+
+export interface ListenClaim {
+  listen: string;
+  socketPath: string | undefined;
+  release(): Promise<void>;
+}
+
 export async function startGrpcServer(
-  listen: string,
+  claim: ListenClaim,
   services: ServedService[],
   log: Logger,
 ): Promise<RunningServer> {
+  const { listen, socketPath } = claim;
   const server = new Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
@@ -37,8 +54,6 @@ export async function startGrpcServer(
     server.addService(grpcServiceDefinition(service), grpcImplementation(service, handlers, log));
   }
 
-  const socketPath = listen.startsWith("unix://") ? listen.slice("unix://".length) : undefined;
-  const claim = socketPath ? await claimSocketPath(socketPath) : undefined;
   // The socket must never exist with looser permissions than 0660, not even briefly.
   const previousUmask = socketPath ? process.umask(0o117) : undefined;
   try {
@@ -49,7 +64,7 @@ export async function startGrpcServer(
     );
     if (socketPath) await restrictSocket(socketPath);
   } catch (err) {
-    await claim?.release();
+    await claim.release();
     throw err;
   } finally {
     if (previousUmask !== undefined) process.umask(previousUmask);
@@ -72,7 +87,7 @@ export async function startGrpcServer(
             resolve();
           });
         });
-        await claim?.release();
+        await claim.release();
       })();
       return stopping;
     },

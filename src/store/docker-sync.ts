@@ -5,11 +5,10 @@ import type { ContainerInspect, EngineEvent } from "../docker/types.ts";
 import { messageOf } from "../errors.ts";
 import { jsonLines } from "../util/json-lines.ts";
 import { type BerthRecord, orphanSandboxOf, recordOf } from "./from-docker.ts";
-import { LABEL_MANAGED } from "./labels.ts";
+import { instanceFilter } from "./labels.ts";
 import type { SandboxCheckpoints } from "./sandbox-checkpoint.ts";
 import type { StateStore } from "./state-store.ts";
 
-const MANAGED_FILTER = { label: [`${LABEL_MANAGED}=true`] };
 /** Engine actions after which a container's state is read again. */
 const REFRESH_ACTIONS = new Set([
   "create",
@@ -36,6 +35,7 @@ export class DockerSync {
   readonly #store: StateStore;
   readonly #checkpoints: SandboxCheckpoints;
   readonly #log: Logger;
+  readonly #filter: { label: string[] };
   readonly #chains = new Map<string, Promise<unknown>>();
   #stopped = new AbortController();
   #following: Promise<void> | undefined;
@@ -44,8 +44,10 @@ export class DockerSync {
     docker: DockerClient,
     store: StateStore,
     checkpoints: SandboxCheckpoints,
+    instance: string,
     log: Logger,
   ) {
+    this.#filter = instanceFilter(instance);
     this.#docker = docker;
     this.#store = store;
     this.#checkpoints = checkpoints;
@@ -54,7 +56,7 @@ export class DockerSync {
 
   /** Lists and inspects every berth container; answers how many records it holds. */
   async rebuild(signal?: AbortSignal): Promise<number> {
-    const summaries = await this.#docker.listContainers(MANAGED_FILTER, signal);
+    const summaries = await this.#docker.listContainers(this.#filter, signal);
     const entries: BerthRecord[] = [];
     await Promise.all(
       summaries.map(async (summary) => {
@@ -142,7 +144,7 @@ export class DockerSync {
           what: "follow engine events",
           query: {
             since: since.toFixed(3),
-            filters: JSON.stringify({ type: ["container"], ...MANAGED_FILTER }),
+            filters: JSON.stringify({ type: ["container"], ...this.#filter }),
           },
           signal,
         });

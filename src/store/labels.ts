@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+
 /**
  * The Docker labels by which berth knows its own containers among others on the same engine,
  * and carries what the CRI needs back: the config it was created with (immutable, so it
@@ -11,6 +14,21 @@ export const LABEL_CONFIG = "io.berth.config";
 export const LABEL_RUNTIME_HANDLER = "io.berth.runtime-handler";
 export const LABEL_LOG_PATH = "io.berth.log-path";
 export const LABEL_USER_IMAGE = "io.berth.image";
+/**
+ * Which berth owns the container: derived from its root directory, where the sandboxes'
+ * checkpoints live. Two berths on one engine (or a berth beside cri-dockerd) never adopt,
+ * list or clean up each other's containers.
+ */
+export const LABEL_INSTANCE = "io.berth.instance";
+
+export function instanceOf(rootDir: string): string {
+  return createHash("sha256").update(resolve(rootDir)).digest("hex").slice(0, 16);
+}
+
+/** The engine-side filter for one berth's containers. */
+export function instanceFilter(instance: string): { label: string[] } {
+  return { label: [`${LABEL_MANAGED}=true`, `${LABEL_INSTANCE}=${instance}`] };
+}
 
 export type BerthKind = "sandbox" | "container";
 
@@ -24,6 +42,7 @@ const KUBERNETES_LABELS = {
 
 export interface LabelInput {
   kind: BerthKind;
+  instance: string;
   /** The CRI config, already encoded as protobuf JSON. */
   configJson: string;
   /** The CRI labels, also set verbatim so `docker ps --filter label=...` works for operators. */
@@ -41,6 +60,7 @@ export function berthLabels(input: LabelInput): Record<string, string> {
     ...labels,
     ...input.extra,
     [LABEL_MANAGED]: "true",
+    [LABEL_INSTANCE]: input.instance,
     [LABEL_KIND]: input.kind,
     [LABEL_CONFIG]: input.configJson,
   };

@@ -23,6 +23,7 @@ import { StatsCollector } from "../../src/stats/stats-collector.ts";
 import { statsHandlers } from "../../src/stats/stats-handlers.ts";
 import { dockerUpperDirs } from "../../src/stats/writable-layer.ts";
 import { DockerSync } from "../../src/store/docker-sync.ts";
+import { instanceOf } from "../../src/store/labels.ts";
 import { SandboxCheckpoints } from "../../src/store/sandbox-checkpoint.ts";
 import { StateStore } from "../../src/store/state-store.ts";
 import {
@@ -211,7 +212,13 @@ before(async () => {
 
   // berth's store, rebuilt in this process from the engine as berth rebuilds its own.
   store = new StateStore();
-  sync = new DockerSync(env.docker, store, new SandboxCheckpoints(env.berth.rootDir, log), log);
+  sync = new DockerSync(
+    env.docker,
+    store,
+    new SandboxCheckpoints(env.berth.rootDir, log),
+    instanceOf(env.berth.rootDir),
+    log,
+  );
   await sync.rebuild();
   sync.start();
   collector = new StatsCollector({
