@@ -27,6 +27,7 @@ import { dockerUpperDirs } from "./stats/writable-layer.ts";
 import { DockerSync } from "./store/docker-sync.ts";
 import { instanceOf } from "./store/labels.ts";
 import { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
+import { StartFailures } from "./store/start-failures.ts";
 import { StateStore } from "./store/state-store.ts";
 import { StreamingServer } from "./streaming/streaming-server.ts";
 import { KeyedMutex } from "./util/keyed-mutex.ts";
@@ -69,7 +70,8 @@ async function main(): Promise<number> {
   const checkpoints = new SandboxCheckpoints(config.rootDir, log);
   const store = new StateStore();
   const instance = instanceOf(config.rootDir);
-  const sync = new DockerSync(docker, store, checkpoints, instance, log);
+  const startFailures = new StartFailures(config.rootDir);
+  const sync = new DockerSync(docker, store, checkpoints, instance, log, startFailures);
   const podNetwork = new CniPodNetwork(config.cniConfDir, config.cniBinDirs, config.rootDir, log);
   // Log writers hold one follow stream per container: a client of their own, unbounded.
   const logsDocker = new DockerClient(endpoint, { connections: null });
@@ -105,6 +107,7 @@ async function main(): Promise<number> {
     store,
     sync,
     checkpoints,
+    startFailures,
     podNetwork,
     netns: new NetnsPins(config.rootDir),
     logs,

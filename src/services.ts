@@ -13,6 +13,7 @@ import type { StatsCollector } from "./stats/stats-collector.ts";
 import type { DockerSync } from "./store/docker-sync.ts";
 import type { ContainerRecord } from "./store/records.ts";
 import type { SandboxCheckpoints } from "./store/sandbox-checkpoint.ts";
+import type { StartFailures } from "./store/start-failures.ts";
 import type { StateStore } from "./store/state-store.ts";
 import type { StreamingDocker } from "./streaming/docker-calls.ts";
 import type { StreamingLookup } from "./streaming/streaming-lookup.ts";
@@ -48,6 +49,7 @@ export interface Services {
   store: StateStore;
   sync: DockerSync;
   checkpoints: SandboxCheckpoints;
+  startFailures: StartFailures;
   podNetwork: PodNetwork;
   netns: NetnsPins;
   /** Detected at start; undefined until the engine first answered. */

@@ -14,6 +14,7 @@ export function containerRemove(
     if (!record) return {};
     await ignoreGone(s.docker.removeContainer(record.id, signal));
     await s.logs.stop(record.id);
+    s.startFailures.forget(record.id);
     await s.sync.forget(record.id);
     return {};
   };

@@ -1,4 +1,4 @@
-import { failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import { failedPrecondition, invalidArgument, messageOf, notFound } from "../errors.ts";
 import { ContainerState, type RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
@@ -38,8 +38,19 @@ export function containerStart(
         `container ${record.id}: its pod sandbox ${record.sandboxId} is not running`,
       );
     }
-    // The log file opens first: a bad path fails the start before anything runs.
-    const started = await s.logs.start(record);
+    // The log file opens first: a bad path fails the start before anything runs, and the
+    // container is then reported EXITED with the reason (the engine never saw a start).
+    let started: () => void;
+    try {
+      started = await s.logs.start(record);
+    } catch (err) {
+      await s.startFailures.record(
+        record.id,
+        `cannot open the log file ${record.logPath}: ${messageOf(err)}`,
+      );
+      await s.sync.refresh(record.id).catch(() => {});
+      throw err;
+    }
     try {
       await s.docker.startContainer(record.id, signal);
     } catch (err) {

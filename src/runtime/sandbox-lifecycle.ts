@@ -41,6 +41,8 @@ export async function removeSandbox(
   await stopSandbox(s, sandbox, signal);
   for (const container of s.store.containersOf(sandbox.id)) {
     await ignoreGone(s.docker.removeContainer(container.id, signal));
+    await s.logs.stop(container.id);
+    s.startFailures.forget(container.id);
     await s.sync.forget(container.id);
   }
   await ignoreGone(s.docker.removeContainer(sandbox.id, signal));

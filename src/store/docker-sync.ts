@@ -7,6 +7,7 @@ import { jsonLines } from "../util/json-lines.ts";
 import { type BerthRecord, orphanSandboxOf, recordOf } from "./from-docker.ts";
 import { instanceFilter } from "./labels.ts";
 import type { SandboxCheckpoints } from "./sandbox-checkpoint.ts";
+import type { StartFailures } from "./start-failures.ts";
 import type { StateStore } from "./state-store.ts";
 
 /** Engine actions after which a container's state is read again. */
@@ -36,6 +37,7 @@ export class DockerSync {
   readonly #checkpoints: SandboxCheckpoints;
   readonly #log: Logger;
   readonly #filter: { label: string[] };
+  readonly #startFailures: StartFailures | undefined;
   readonly #chains = new Map<string, Promise<unknown>>();
   #stopped = new AbortController();
   #following: Promise<void> | undefined;
@@ -46,8 +48,10 @@ export class DockerSync {
     checkpoints: SandboxCheckpoints,
     instance: string,
     log: Logger,
+    startFailures?: StartFailures,
   ) {
     this.#filter = instanceFilter(instance);
+    this.#startFailures = startFailures;
     this.#docker = docker;
     this.#store = store;
     this.#checkpoints = checkpoints;
@@ -61,7 +65,7 @@ export class DockerSync {
     await Promise.all(
       summaries.map(async (summary) => {
         const inspect = await this.#inspect(summary.Id, signal);
-        const entry = inspect && recordOf(inspect);
+        const entry = inspect && this.#recordOf(inspect);
         if (entry) entries.push(entry);
       }),
     );
@@ -91,7 +95,7 @@ export class DockerSync {
           else this.#store.delete(id);
           return orphan;
         }
-        const entry = recordOf(inspect);
+        const entry = this.#recordOf(inspect);
         if (entry) this.#store.upsert(entry);
         return entry;
       });
@@ -114,6 +118,15 @@ export class DockerSync {
       if (this.#chains.get(id) === next) this.#chains.delete(id);
     });
     return next;
+  }
+
+  /** berth's record of a container, with a start failure the engine never saw. */
+  #recordOf(inspect: ContainerInspect): BerthRecord | undefined {
+    const entry = recordOf(inspect);
+    if (entry?.kind !== "container" || entry.record.process.status !== "created") return entry;
+    const failure = this.#startFailures?.get(entry.record.id);
+    if (failure !== undefined) entry.record.process.error = failure;
+    return entry;
   }
 
   /** A sandbox known only from its checkpoint: its pause container is gone. */

@@ -728,9 +728,7 @@ describe("container lifecycle", () => {
     );
   });
 
-  test("a start that fails before the engine runs anything (the log file cannot be opened): EXITED with the error, not CREATED forever", {
-    todo: "berth keeps no record of start failures outside the engine: src/store needs one (see the report)",
-  }, async () => {
+  test("a start that fails before the engine runs anything (the log file cannot be opened): EXITED with the error, not CREATED forever", async () => {
     const pod = await runPod(env, "bad-log");
     const c = await createContainer(env, pod, containerConfig("bad-log"));
     // A directory where the log file should be: the file cannot be opened.
