@@ -197,7 +197,7 @@ export class DockerClient {
     const headers: Record<string, string> = {};
     if (auth) headers["x-registry-auth"] = encodeRegistryAuth(auth);
     const response = await this.send("POST", "/images/create", {
-      what: `pull image ${fromImage}`,
+      what: `pull image ${fromImage}${tag.includes(":") ? "@" : ":"}${tag}`,
       query: { fromImage, tag },
       headers,
       signal,

@@ -3,6 +3,15 @@ import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
 import type { CriImageInit } from "./image-convert.ts";
 import { ImageLookup } from "./image-lookup.ts";
+import { type ImageRef, parseImageRef, repositoryOf } from "./reference.ts";
+
+function tryParse(name: string): ImageRef | undefined {
+  try {
+    return parseImageRef(name);
+  } catch {
+    return undefined;
+  }
+}
 
 /** StreamImages sends the list in pages, so no answer outgrows the message size limit. */
 const STREAM_PAGE = 500;
@@ -12,9 +21,20 @@ async function listImages(
   filter: ImageFilter | undefined,
   signal: AbortSignal,
 ): Promise<CriImageInit[]> {
-  // A filter names one image (ID, tag or digest): answer exactly what ImageStatus would find.
   if (filter?.image && filter.image.image !== "") {
-    const image = await s.images.find(ImageLookup.refOf(filter.image, "ListImages"), signal);
+    const ref = ImageLookup.refOf(filter.image, "ListImages");
+    // A bare repository (`crictl images busybox`) lists every tag of it, as docker does.
+    if (ref.kind === "named" && !ref.tag && !ref.digest) {
+      const repository = repositoryOf(ref);
+      return (await s.images.list(signal)).filter((image) =>
+        [...image.repoTags, ...image.repoDigests].some((name) => {
+          const parsed = tryParse(name);
+          return parsed?.kind === "named" && repositoryOf(parsed) === repository;
+        }),
+      );
+    }
+    // A tag, digest or ID names one image: answer exactly what ImageStatus would find.
+    const image = await s.images.find(ref, signal);
     return image ? [s.images.describe(image)] : [];
   }
   return s.images.list(signal);

@@ -309,6 +309,28 @@ describe("buildContainerCreateBody", () => {
       },
     },
     {
+      name: "critest host-network pod, container without namespace options: follows the sandbox",
+      config: { command: ["top"] },
+      sandbox: {
+        linux: { securityContext: { namespaceOptions: { network: NamespaceMode.NODE } } },
+      },
+      check: (body) => {
+        assert.equal(body.HostConfig.NetworkMode, `container:${SANDBOX_ID}`);
+        assert.equal(body.HostConfig.UTSMode, "host");
+      },
+    },
+    {
+      name: "a container asking for NODE in a pod-network sandbox stays in the pod's network",
+      config: {
+        command: ["top"],
+        linux: { securityContext: { namespaceOptions: { network: NamespaceMode.NODE } } },
+      },
+      check: (body) => {
+        assert.equal(body.HostConfig.NetworkMode, `container:${SANDBOX_ID}`);
+        assert.equal(body.HostConfig.UTSMode, undefined);
+      },
+    },
+    {
       name: "pod network: Docker copies the pause's hostname, the body sets none",
       config: { command: ["top"] },
       sandbox: { hostname: "web" },
@@ -671,15 +693,6 @@ describe("buildContainerCreateBody", () => {
       name: "a privileged container in a sandbox that is not",
       config: { command: ["sh"], linux: { securityContext: { privileged: true } } },
       message: /^linux\.security_context\.privileged: the pod sandbox was not created privileged/,
-    },
-    {
-      name: "a network mode that differs from the sandbox's",
-      config: {
-        command: ["sh"],
-        linux: { securityContext: { namespaceOptions: { network: NamespaceMode.NODE } } },
-      },
-      message:
-        /^linux\.security_context\.namespace_options\.network: NODE differs from the pod sandbox's POD/,
     },
     {
       name: "a CONTAINER network",

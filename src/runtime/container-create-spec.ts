@@ -150,11 +150,9 @@ function namespaceSettings(
   if (network !== NamespaceMode.POD && network !== NamespaceMode.NODE) {
     throw invalidArgument(`${field}.network: ${modeName(network)} is not supported (POD or NODE)`);
   }
-  if (network !== sandboxNetwork) {
-    throw invalidArgument(
-      `${field}.network: ${modeName(network)} differs from the pod sandbox's ${modeName(sandboxNetwork)}`,
-    );
-  }
+  // A container always lives in its pod's network namespace, whatever its own option says:
+  // critest creates host-network pods' containers with no namespace options at all, and
+  // containerd and dockershim follow the sandbox too.
   const usernsMode = ns?.usernsOptions?.mode;
   if (usernsMode !== undefined && usernsMode !== NamespaceMode.NODE) {
     throw invalidArgument(
@@ -165,7 +163,7 @@ function namespaceSettings(
   const result: Pick<HostConfig, "NetworkMode" | "IpcMode" | "PidMode" | "UTSMode"> = {
     NetworkMode: sandbox,
   };
-  if (network === NamespaceMode.NODE) result.UTSMode = "host";
+  if (sandboxNetwork === NamespaceMode.NODE) result.UTSMode = "host";
 
   const ipc = ns?.ipc ?? NamespaceMode.POD;
   switch (ipc) {

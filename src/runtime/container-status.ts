@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { toJson } from "@bufbuild/protobuf";
 import { invalidArgument } from "../errors.ts";
-import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
+import { ContainerConfigSchema, type RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
 import type { ContainerRecord } from "../store/records.ts";
@@ -26,7 +27,8 @@ export function containerStatus(
           sandboxId: record.sandboxId,
           name: record.name,
           applied: record.applied,
-          config: record.config,
+          // Protobuf JSON, as crictl prints it (not the in-memory message with its type tags).
+          config: toJson(ContainerConfigSchema, record.config),
         },
         (_key, value) => (typeof value === "bigint" ? value.toString() : value),
       );

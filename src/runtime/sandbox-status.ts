@@ -1,5 +1,6 @@
+import { toJson } from "@bufbuild/protobuf";
 import { invalidArgument } from "../errors.ts";
-import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
+import { PodSandboxConfigSchema, type RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
 import { nowNanos } from "../util/time.ts";
@@ -21,7 +22,7 @@ export function sandboxStatus(
           pauseContainer: { name: sandbox.name, status: sandbox.process.status },
           runtimeHandler: sandbox.runtimeHandler,
           network: network ?? null,
-          config: sandbox.config,
+          config: toJson(PodSandboxConfigSchema, sandbox.config),
         },
         (_key, value) => (typeof value === "bigint" ? value.toString() : value),
       );

@@ -92,6 +92,11 @@ export function servePortForward(
     data.pipe(socket);
     socket.pipe(data);
     socket.on("error", (err) => log.debug({ port, err: err.message }, "port-forward socket"));
+    // The pod's side finished first (a server closing after its reply): client-go ends the
+    // connection only once the error stream reaches EOF too, so FIN it now, not at close.
+    socket.on("end", () => {
+      if (!error.destroyed && !error.writableEnded) error.end();
+    });
     socket.on("close", () => {
       sockets.delete(socket);
       if (!data.destroyed && !data.writableEnded) data.end();

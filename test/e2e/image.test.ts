@@ -224,6 +224,14 @@ describe("ImageStatus and ListImages", () => {
       filtered.images.map((image) => image.repoTags),
       [[fx.images.busyboxUser]],
     );
+    const byRepository = await berth.client.image.listImages({
+      filter: { image: { image: "berth-test/busybox-user" } },
+    });
+    assert.deepEqual(
+      byRepository.images.map((image) => image.repoTags.includes(fx.images.busyboxUser)),
+      [true],
+      "a bare repository lists its tags",
+    );
     const none = await berth.client.image.listImages({
       filter: { image: { image: "berth-test/never-there:1" } },
     });

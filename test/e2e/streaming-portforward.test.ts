@@ -114,6 +114,28 @@ describe("port-forward over SPDY", () => {
     await client.close();
   });
 
+  test("a pod server that closes first ends the data and error streams, client still open", async () => {
+    // curl through crictl port-forward: the request is written but the client never FINs;
+    // the pod's HTTP/1.0 server answers and closes. client-go then waits for data EOF and
+    // error EOF: both must come without the client ending its side first.
+    const client = await connect();
+    const headers = { port: "8080", requestid: "7" };
+    const error = await client.openStream({ streamtype: "error", ...headers });
+    await error.end();
+    const data = await client.openStream({ streamtype: "data", ...headers });
+    await data.write("GET /v4 HTTP/1.0\r\n\r\n");
+    const ended = Promise.all([data.ended, error.ended]);
+    const outcome = await Promise.race([
+      ended.then(() => "ended"),
+      new Promise((resolve) => setTimeout(() => resolve("stuck"), 5000)),
+    ]);
+    assert.equal(outcome, "ended", "both streams reached EOF");
+    assert.equal(httpBody(Buffer.concat(data.chunks)).toString(), "hello-v4\n");
+    assert.equal(error.text(), "");
+    data.reset();
+    await client.close();
+  });
+
   test("carries several MiB down and up (no 64 KiB window stall)", async () => {
     const client = await connect();
     const hash = createHash("sha256");
