@@ -660,7 +660,8 @@ describe("container lifecycle", () => {
         "network",
         {
           linux: {
-            securityContext: { namespaceOptions: { network: NamespaceMode.NODE } },
+            // A container follows its pod's network; a network of its own is not a mode.
+            securityContext: { namespaceOptions: { network: NamespaceMode.CONTAINER } },
           },
         },
         /namespace_options\.network/,

@@ -82,7 +82,9 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
       client.close();
       if (child.exitCode === null) child.kill("SIGTERM");
       const code = await exited;
-      if (!options.rootDir && !stopOptions.keepState) rmSync(dir, { recursive: true, force: true });
+      // The temporary directory holds the socket, and the root unless the test brought one:
+      // kept only when the test asked to keep a root that lives there.
+      if (options.rootDir || !stopOptions.keepState) rmSync(dir, { recursive: true, force: true });
       return code;
     },
     async kill() {
