@@ -52,8 +52,8 @@ export class ImageLookup {
    * cached briefly (tags rarely change, and a stale tag only affects a display name).
    */
   async namesById(id: string, signal?: AbortSignal): Promise<ImageNames | undefined> {
-    const cached = this.#namesById.get(id);
-    if (cached && Date.now() - cached.at < NAMES_TTL_MS) return cached.names;
+    const cached = this.cachedNames(id);
+    if (cached) return cached;
     const image = await this.#docker.findImage(id, signal).catch(() => undefined);
     const names = image
       ? {
@@ -63,6 +63,12 @@ export class ImageLookup {
       : { repoTags: [], repoDigests: [] };
     this.#namesById.set(id, { names, at: Date.now() });
     return names;
+  }
+
+  /** The names of an image ID when they are cached and fresh: no waiting on the hot path. */
+  cachedNames(id: string): ImageNames | undefined {
+    const cached = this.#namesById.get(id);
+    return cached && Date.now() - cached.at < NAMES_TTL_MS ? cached.names : undefined;
   }
 
   /** Every image, described; summaries lack the User, which is fetched once per new ID. */

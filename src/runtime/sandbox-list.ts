@@ -1,10 +1,14 @@
-import type {
-  PodSandboxFilter,
-  PodSandboxState,
-  RuntimeService,
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  type PodSandboxFilter,
+  PodSandboxSchema,
+  type PodSandboxState,
+  type RuntimeService,
 } from "../gen/runtime/v1/api_pb.js";
+import { preserialized, repeatedField } from "../server/preserialized.ts";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
+import type { SandboxRecord } from "../store/records.ts";
 import { matchesSandboxFilter, sandboxState, toPodSandbox } from "./sandbox-convert.ts";
 
 /** Streamed in pages, so no answer outgrows the message size limit. */
@@ -19,9 +23,31 @@ async function listSandboxes(s: Services, filter: PodSandboxFilter | undefined) 
   return items;
 }
 
+/** Each sandbox's encoding, kept while its record (replaced on every change) and state stay. */
+const encodings = new WeakMap<SandboxRecord, { state: PodSandboxState; bytes: Uint8Array }>();
+
 /** Answered from the store: the kubelet relists every second. */
 export function sandboxList(s: Services): ServiceHandlers<typeof RuntimeService>["listPodSandbox"] {
-  return async (request) => ({ items: await listSandboxes(s, request.filter) });
+  return async (request) => {
+    const items: Uint8Array[] = [];
+    for (const sandbox of s.store.sandboxes()) {
+      const state = sandboxState(sandbox, await s.checkpoints.read(sandbox.id));
+      if (!matchesSandboxFilter(sandbox, state, request.filter)) continue;
+      const cached = encodings.get(sandbox);
+      if (cached && cached.state === state) {
+        items.push(cached.bytes);
+        continue;
+      }
+      const bytes = toBinary(
+        PodSandboxSchema,
+        create(PodSandboxSchema, toPodSandbox(sandbox, state)),
+      );
+      encodings.set(sandbox, { state, bytes });
+      items.push(bytes);
+    }
+    // ListPodSandboxResponse: field 1, repeated PodSandbox.
+    return preserialized(repeatedField(1, items));
+  };
 }
 
 export function sandboxStream(

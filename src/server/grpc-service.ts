@@ -20,6 +20,7 @@ import {
 import type { Logger } from "pino";
 import type { CallContext } from "./call-context.ts";
 import { toGrpcFailure } from "./grpc-status.ts";
+import { preserializedBytes } from "./preserialized.ts";
 
 type Handler = (...args: never[]) => Promise<unknown>;
 
@@ -35,7 +36,10 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
         method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: (message: Message) => Buffer.from(toBinary(method.input, message)),
       requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (message: Message) => Buffer.from(toBinary(method.output, message)),
+      responseSerialize: (message: Message | Uint8Array) =>
+        message instanceof Uint8Array
+          ? Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+          : Buffer.from(toBinary(method.output, message)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
   }
@@ -76,7 +80,9 @@ function unary(
       (init) => {
         done();
         logCall(context.log, method, started);
-        callback(null, create(method.output, init as never));
+        // Pre-encoded answers go to responseSerialize as bytes, which it passes through.
+        const bytes = preserializedBytes(init) as unknown as Message | undefined;
+        callback(null, bytes ?? create(method.output, init as never));
       },
       (err: unknown) => {
         done();
