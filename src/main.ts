@@ -48,6 +48,13 @@ async function main(): Promise<number> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // A promise nobody awaited must not take the node's runtime down: log it as the bug it is.
+  process.on("unhandledRejection", (reason) => {
+    log.error(
+      { err: reason instanceof Error ? reason.stack : String(reason) },
+      "unhandled rejection",
+    );
+  });
   let claim: ListenClaim;
   try {
     claim = await claimListenAddress(config.listen);

@@ -100,9 +100,11 @@ export class DockerSync {
         return entry;
       });
     this.#chains.set(id, next);
-    void next.finally(() => {
+    // Cleanup must not re-raise the failure: the caller already has it through `next`.
+    const cleanup = () => {
       if (this.#chains.get(id) === next) this.#chains.delete(id);
-    });
+    };
+    next.then(cleanup, cleanup);
     return next;
   }
 
@@ -114,9 +116,11 @@ export class DockerSync {
     const previous = this.#chains.get(id) ?? Promise.resolve();
     const next = previous.catch(() => {}).then(() => this.#store.delete(id));
     this.#chains.set(id, next);
-    void next.finally(() => {
+    // Cleanup must not re-raise the failure: the caller already has it through `next`.
+    const cleanup = () => {
       if (this.#chains.get(id) === next) this.#chains.delete(id);
-    });
+    };
+    next.then(cleanup, cleanup);
     return next;
   }
 

@@ -46,7 +46,9 @@ export async function runExecSession(
     if (flags.tty) io.onResize(serialResizer((size) => resizeExec(docker, id, size), log));
     const onGone = () => {
       log.info({ execId: id }, "exec client went away: killing the exec'd process");
-      killExec(docker, id, log).finally(() => socket.destroy());
+      killExec(docker, id, log)
+        .catch((err: unknown) => log.warn({ execId: id, err: String(err) }, "could not kill exec"))
+        .finally(() => socket.destroy());
     };
     io.clientGone.addEventListener("abort", onGone, { once: true });
     await relayDockerConnection({

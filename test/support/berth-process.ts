@@ -65,8 +65,17 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
   child.stderr?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
   });
+  let stopping = false;
   const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
+    child.once("exit", (code, signal) => {
+      // A berth that dies on its own is a bug: show why, whatever the test then reports.
+      if (!stopping && !options.noWait) {
+        process.stderr.write(
+          `berth exited unexpectedly (code ${code}, signal ${signal}); its last output:\n${output.slice(-4000)}\n`,
+        );
+      }
+      resolve(code);
+    }),
   );
   const endpoint = `unix://${socket}`;
   const client = criClient(endpoint);
@@ -79,6 +88,7 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
     output: () => output,
     exited,
     async stop(stopOptions = {}) {
+      stopping = true;
       client.close();
       if (child.exitCode === null) child.kill("SIGTERM");
       const code = await exited;
@@ -88,6 +98,7 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
       return code;
     },
     async kill() {
+      stopping = true;
       client.close();
       if (child.exitCode === null) child.kill("SIGKILL");
       await exited;
