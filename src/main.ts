@@ -18,6 +18,7 @@ import { EngineFactsCache } from "./runtime/engine-facts.ts";
 import { detectHostLimits, type HostLimits } from "./runtime/host-limits.ts";
 import { runtimeServiceHandlers } from "./runtime/runtime-service.ts";
 import { RuntimeSettings } from "./runtime/runtime-settings.ts";
+import { verifySandboxNetworks } from "./runtime/sandbox-verify.ts";
 import { StoreStreamingLookup } from "./runtime/store-streaming-lookup.ts";
 import { claimListenAddress, type ListenClaim, startGrpcServer } from "./server/grpc-server.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
@@ -169,6 +170,7 @@ async function main(): Promise<number> {
   );
   sync.start();
   stats.start();
+  void verifySandboxNetworks(services, AbortSignal.timeout(120_000));
 
   return new Promise<number>((resolve) => {
     const shutdown = (signal: NodeJS.Signals) => {

@@ -102,6 +102,23 @@ export class CniPodNetwork implements PodNetwork {
     return { network: result.network, ifName: result.ifName, ips: result.podIps };
   }
 
+  async verify(containerId: string, state: SandboxNetworkState, signal: AbortSignal) {
+    if (!state.cniNetwork) return undefined;
+    const network = await cachedNetwork(this.#options, state.cniNetwork, containerId, state.ifName);
+    if (!network) return `no cached ADD for network ${state.cniNetwork}`;
+    try {
+      const outcome = await network.check(
+        { containerId, netnsPath: state.netnsPath, ifName: state.ifName },
+        signal,
+      );
+      if (!outcome.checked)
+        this.#log.debug({ sandbox: containerId, why: outcome.reason }, "CNI CHECK skipped");
+      return undefined;
+    } catch (err) {
+      return messageOf(err);
+    }
+  }
+
   async detach(
     containerId: string,
     state: SandboxNetworkState,

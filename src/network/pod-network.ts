@@ -32,6 +32,16 @@ export interface PodNetwork {
     signal: AbortSignal,
   ): Promise<{ network: string; ifName: string; ips: string[] }>;
   /**
+   * CNI CHECK of an attachment, where the config's version allows it and the config does not
+   * disable it: answers why the pod's network is broken, or undefined when it is fine (or
+   * cannot be checked).
+   */
+  verify(
+    sandboxId: string,
+    state: SandboxNetworkState,
+    signal: AbortSignal,
+  ): Promise<string | undefined>;
+  /**
    * Detaches what the checkpoint says was attached. Never throws for plugin failures: teardown
    * must finish (an interrupted ADD leaves state a plugin's DEL trips over); answers the
    * failures for the log.

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -103,6 +104,41 @@ describe("recovery after berth is killed", () => {
       assert.deepEqual(listed.items, []);
     } finally {
       await berth.stop({ keepState: true });
+    }
+  });
+
+  test("after a restart, a pod whose network broke meanwhile fails CNI CHECK: NOTREADY", async () => {
+    const first = await startBerth({ socket, rootDir, args: ["--cni-conf-dir", cniDir] });
+    const healthy = podConfig("check-ok", { labels: { "berth.test": "recovery" } });
+    const broken = podConfig("check-broken", { labels: { "berth.test": "recovery" } });
+    const ok = (await first.client.runtime.runPodSandbox({ config: healthy })).podSandboxId;
+    const bad = (await first.client.runtime.runPodSandbox({ config: broken })).podSandboxId;
+    await first.stop({ keepState: true });
+    // While berth is away, the pod loses its address.
+    execFileSync("nsenter", [
+      `--net=${join(rootDir, "netns", bad)}`,
+      "ip",
+      "addr",
+      "flush",
+      "dev",
+      "eth0",
+    ]);
+    const second = await startBerth({ socket, rootDir, args: ["--cni-conf-dir", cniDir] });
+    try {
+      const deadline = Date.now() + 15_000;
+      let state: PodSandboxState | undefined;
+      while (Date.now() < deadline) {
+        state = (await second.client.runtime.podSandboxStatus({ podSandboxId: bad })).status?.state;
+        if (state === PodSandboxState.SANDBOX_NOTREADY) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(state, PodSandboxState.SANDBOX_NOTREADY, "the broken pod");
+      const fine = await second.client.runtime.podSandboxStatus({ podSandboxId: ok });
+      assert.equal(fine.status?.state, PodSandboxState.SANDBOX_READY, "the healthy pod");
+      for (const id of [ok, bad])
+        await second.client.runtime.removePodSandbox({ podSandboxId: id });
+    } finally {
+      await second.stop({ keepState: true });
     }
   });
 
