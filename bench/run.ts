@@ -83,7 +83,7 @@ async function rawEngineBaseline(): Promise<number[]> {
     log: pino({ level: "silent" }),
   });
   const samples: number[] = [];
-  const made: Array<{ pause: string; apps: string[] }> = [];
+  const made: Array<{ pause: string; pid: number; apps: string[] }> = [];
   try {
     for (let i = 0; i < PODS; i++) {
       progress(`raw engine: pod ${i + 1}/${PODS}`);
@@ -120,14 +120,17 @@ async function rawEngineBaseline(): Promise<number[]> {
           await docker.startContainer(app);
           apps.push(app);
         }
-        return { pause, apps };
+        return { pause, pid, apps };
       });
       made.push(pod);
     }
   } finally {
     for (const [i, pod] of made.entries()) {
       progress(`raw engine: cleanup ${i + 1}/${made.length}`);
-      await cni.del({ containerId: pod.pause, netnsPath: "" }).catch(() => {});
+      // DEL while the namespace is alive: without it the bridge plugin leaves its NAT chain.
+      await cni
+        .del({ containerId: pod.pause, netnsPath: `/proc/${pod.pid}/ns/net` })
+        .catch(() => {});
       for (const id of [...pod.apps, pod.pause]) await docker.removeContainer(id).catch(() => {});
     }
   }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { PodSandboxState } from "../../src/gen/runtime/v1/api_pb.js";
 import { startBerth } from "../support/berth-process.ts";
-import { bridgePorts, reservations, writeTestNetwork } from "../support/cni.ts";
+import { bridgePorts, podNatRules, reservations, writeTestNetwork } from "../support/cni.ts";
 import { testDocker } from "../support/docker.ts";
 import { podConfig } from "../support/pods.ts";
 
@@ -35,6 +35,7 @@ describe("recovery after berth is killed", () => {
     writeTestNetwork(cniDir);
     const reservedBefore = reservations().length;
     const portsBefore = bridgePorts().length;
+    const natBefore = podNatRules();
     const args = ["--cni-conf-dir", cniDir];
 
     const first = await startBerth({ socket, rootDir, args });
@@ -72,6 +73,7 @@ describe("recovery after berth is killed", () => {
       );
       assert.equal(reservations().length, reservedBefore, "no IP reservation left");
       assert.equal(bridgePorts().length, portsBefore, "no veth left");
+      assert.equal(podNatRules(), natBefore, "no per-pod NAT rule left");
     } finally {
       await second.stop({ keepState: true });
     }

@@ -54,3 +54,9 @@ export function bridgePorts(): string[] {
     return [];
   }
 }
+
+/** NAT rules the bridge plugin made for pods of the test network (per-pod chains). */
+export function podNatRules(): number {
+  const rules = execFileSync("iptables-save", ["-t", "nat"], { encoding: "utf8" });
+  return rules.split("\n").filter((line) => line.includes(`name: \\"${TEST_NETWORK}\\"`)).length;
+}
