@@ -116,14 +116,14 @@ describe("recovery after berth is killed", () => {
     const ok = (await first.client.runtime.runPodSandbox({ config: healthy })).podSandboxId;
     const bad = (await first.client.runtime.runPodSandbox({ config: broken })).podSandboxId;
     await first.stop({ keepState: true });
-    // While berth is away, the pod loses its address.
+    // While berth is away, the pod loses its default route (its address stays, so that the
+    // bridge plugin can still find and remove its NAT rules at DEL).
     execFileSync("nsenter", [
       `--net=${join(rootDir, "netns", bad)}`,
       "ip",
-      "addr",
-      "flush",
-      "dev",
-      "eth0",
+      "route",
+      "del",
+      "default",
     ]);
     const second = await startBerth({ socket, rootDir, args: ["--cni-conf-dir", cniDir] });
     try {
