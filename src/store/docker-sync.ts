@@ -4,6 +4,7 @@ import { DockerError } from "../docker/errors.ts";
 import type { ContainerInspect, EngineEvent } from "../docker/types.ts";
 import { messageOf } from "../errors.ts";
 import { jsonLines } from "../util/json-lines.ts";
+import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { type BerthRecord, orphanSandboxOf, recordOf } from "./from-docker.ts";
 import { instanceFilter } from "./labels.ts";
 import type { SandboxCheckpoints } from "./sandbox-checkpoint.ts";
@@ -38,7 +39,8 @@ export class DockerSync {
   readonly #log: Logger;
   readonly #filter: { label: string[] };
   readonly #startFailures: StartFailures | undefined;
-  readonly #chains = new Map<string, Promise<unknown>>();
+  /** Refreshes and forgets of one id run one after another. */
+  readonly #perId = new KeyedMutex();
   #stopped = new AbortController();
   #following: Promise<void> | undefined;
 
@@ -84,28 +86,18 @@ export class DockerSync {
    * Refreshes of one id run one after another, so an older answer never overwrites a newer.
    */
   refresh(id: string, signal?: AbortSignal): Promise<BerthRecord | undefined> {
-    const previous = this.#chains.get(id) ?? Promise.resolve();
-    const next = previous
-      .catch(() => {})
-      .then(async () => {
-        const inspect = await this.#inspect(id, signal);
-        if (!inspect) {
-          const orphan = await this.#orphan(id);
-          if (orphan) this.#store.upsert(orphan);
-          else this.#store.delete(id);
-          return orphan;
-        }
-        const entry = this.#recordOf(inspect);
-        if (entry) this.#store.upsert(entry);
-        return entry;
-      });
-    this.#chains.set(id, next);
-    // Cleanup must not re-raise the failure: the caller already has it through `next`.
-    const cleanup = () => {
-      if (this.#chains.get(id) === next) this.#chains.delete(id);
-    };
-    next.then(cleanup, cleanup);
-    return next;
+    return this.#perId.run(id, async () => {
+      const inspect = await this.#inspect(id, signal);
+      if (!inspect) {
+        const orphan = await this.#orphan(id);
+        if (orphan) this.#store.upsert(orphan);
+        else this.#store.delete(id);
+        return orphan;
+      }
+      const entry = this.#recordOf(inspect);
+      if (entry) this.#store.upsert(entry);
+      return entry;
+    });
   }
 
   /**
@@ -113,15 +105,7 @@ export class DockerSync {
    * same id still in flight (which could otherwise bring it back).
    */
   forget(id: string): Promise<void> {
-    const previous = this.#chains.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => this.#store.delete(id));
-    this.#chains.set(id, next);
-    // Cleanup must not re-raise the failure: the caller already has it through `next`.
-    const cleanup = () => {
-      if (this.#chains.get(id) === next) this.#chains.delete(id);
-    };
-    next.then(cleanup, cleanup);
-    return next;
+    return this.#perId.run(id, async () => this.#store.delete(id));
   }
 
   /** berth's record of a container, with a start failure the engine never saw. */
