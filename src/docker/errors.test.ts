@@ -5,6 +5,7 @@ import {
   DockerError,
   dockerErrorFromResponse,
   dockerErrorFromTransport,
+  ignoreNotFound,
   kindOfStatus,
 } from "./errors.ts";
 
@@ -114,4 +115,14 @@ describe("dockerErrorFromTransport", () => {
     assert.equal(err.kind, "Unavailable");
     assert.match(err.message, /^list images: Docker Engine unreachable: socket hang up$/);
   });
+});
+
+test("ignoreNotFound: not found is success, every other failure passes", async () => {
+  await ignoreNotFound(Promise.reject(new DockerError("NotFound", "gone", 404)));
+  await ignoreNotFound(Promise.resolve());
+  await assert.rejects(
+    ignoreNotFound(Promise.reject(new DockerError("FailedPrecondition", "in use", 409))),
+    /in use/,
+  );
+  await assert.rejects(ignoreNotFound(Promise.reject(new Error("boom"))), /boom/);
 });

@@ -71,3 +71,16 @@ export function dockerErrorFromTransport(err: unknown, what: string): Error {
     err,
   );
 }
+
+/**
+ * An engine call whose target may already be gone: the CRI makes Stop and Remove idempotent,
+ * so "not found" is success there. Every other failure is passed on.
+ */
+export async function ignoreNotFound(operation: Promise<void>): Promise<void> {
+  try {
+    await operation;
+  } catch (err) {
+    if (err instanceof DockerError && err.kind === "NotFound") return;
+    throw err;
+  }
+}

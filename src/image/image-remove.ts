@@ -1,4 +1,4 @@
-import { DockerError } from "../docker/errors.ts";
+import { ignoreNotFound } from "../docker/errors.ts";
 import { failedPrecondition } from "../errors.ts";
 import type { ImageService } from "../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
@@ -22,13 +22,8 @@ export function imageRemove(s: Services): ServiceHandlers<typeof ImageService>["
         `image ${request.image?.image} (${image.Id}) is in use by container ${name} (${user.Id.slice(0, 12)}, ${user.State}); remove the container first`,
       );
     }
-    try {
-      // force: remove every tag at once; no container uses the image (checked above).
-      await s.docker.removeImage(image.Id, true, signal);
-    } catch (err) {
-      if (err instanceof DockerError && err.kind === "NotFound") return {};
-      throw err;
-    }
+    // force: remove every tag at once; no container uses the image (checked above).
+    await ignoreNotFound(s.docker.removeImage(image.Id, true, signal));
     return {};
   };
 }

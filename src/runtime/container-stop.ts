@@ -1,4 +1,4 @@
-import { DockerError } from "../docker/errors.ts";
+import { ignoreNotFound } from "../docker/errors.ts";
 import { invalidArgument } from "../errors.ts";
 import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../server/service-handlers.ts";
@@ -16,11 +16,7 @@ export function containerStop(
     if (request.containerId === "") throw invalidArgument("container_id is empty");
     const record = s.store.container(request.containerId);
     if (!record) return {};
-    try {
-      await s.docker.stopContainer(record.id, Number(request.timeout), signal);
-    } catch (err) {
-      if (!(err instanceof DockerError && err.kind === "NotFound")) throw err;
-    }
+    await ignoreNotFound(s.docker.stopContainer(record.id, Number(request.timeout), signal));
     await s.sync.refresh(record.id, signal);
     return {};
   };

@@ -1,4 +1,4 @@
-import { DockerError } from "../docker/errors.ts";
+import { ignoreNotFound } from "../docker/errors.ts";
 import type { Services } from "../services.ts";
 import type { SandboxRecord } from "../store/records.ts";
 
@@ -21,13 +21,13 @@ export async function stopSandbox(
       .containersOf(sandbox.id)
       .filter((container) => container.process.status === "running")
       .map(async (container) => {
-        await ignoreGone(s.docker.stopContainer(container.id, 0, signal));
+        await ignoreNotFound(s.docker.stopContainer(container.id, 0, signal));
         await s.sync.refresh(container.id, signal);
       }),
   );
   await releaseNetwork(s, sandbox, signal);
   if (sandbox.process.status !== "gone") {
-    await ignoreGone(s.docker.stopContainer(sandbox.id, 0, signal));
+    await ignoreNotFound(s.docker.stopContainer(sandbox.id, 0, signal));
     await s.sync.refresh(sandbox.id, signal);
   }
 }
@@ -40,12 +40,12 @@ export async function removeSandbox(
 ): Promise<void> {
   await stopSandbox(s, sandbox, signal);
   for (const container of s.store.containersOf(sandbox.id)) {
-    await ignoreGone(s.docker.removeContainer(container.id, signal));
+    await ignoreNotFound(s.docker.removeContainer(container.id, signal));
     await s.logs.stop(container.id);
     s.startFailures.forget(container.id);
     await s.sync.forget(container.id);
   }
-  await ignoreGone(s.docker.removeContainer(sandbox.id, signal));
+  await ignoreNotFound(s.docker.removeContainer(sandbox.id, signal));
   await s.netns.unpin(sandbox.id);
   await s.checkpoints.remove(sandbox.id);
   await s.sync.forget(sandbox.id);
@@ -77,13 +77,4 @@ export async function releaseNetwork(
   await s.netns.unpin(sandbox.id);
   await s.checkpoints.write(sandbox.id, { ...state, attached: false, ready: false, ips: [] });
   s.store.touch(sandbox.id);
-}
-
-export async function ignoreGone(operation: Promise<void>): Promise<void> {
-  try {
-    await operation;
-  } catch (err) {
-    if (err instanceof DockerError && err.kind === "NotFound") return;
-    throw err;
-  }
 }
