@@ -3,15 +3,7 @@ import type { ServiceHandlers } from "../server/service-handlers.ts";
 import type { Services } from "../services.ts";
 import type { CriImageInit } from "./image-convert.ts";
 import { ImageLookup } from "./image-lookup.ts";
-import { type ImageRef, parseImageRef, repositoryOf } from "./reference.ts";
-
-function tryParse(name: string): ImageRef | undefined {
-  try {
-    return parseImageRef(name);
-  } catch {
-    return undefined;
-  }
-}
+import { repositoryOf, tryParseImageRef } from "./reference.ts";
 
 /** StreamImages sends the list in pages, so no answer outgrows the message size limit. */
 const STREAM_PAGE = 500;
@@ -28,7 +20,7 @@ async function listImages(
       const repository = repositoryOf(ref);
       return (await s.images.list(signal)).filter((image) =>
         [...image.repoTags, ...image.repoDigests].some((name) => {
-          const parsed = tryParse(name);
+          const parsed = tryParseImageRef(name);
           return parsed?.kind === "named" && repositoryOf(parsed) === repository;
         }),
       );

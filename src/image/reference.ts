@@ -105,13 +105,19 @@ export function normalizeImageRef(ref: ImageRef): string {
   return `${repository}:${ref.tag ?? "latest"}`;
 }
 
-/** Normalises a reference text, or answers undefined when it cannot be parsed. */
-export function tryNormalize(text: string): string | undefined {
+/** Parses a reference text, or answers undefined when it cannot be parsed. */
+export function tryParseImageRef(text: string): ImageRef | undefined {
   try {
-    return normalizeImageRef(parseImageRef(text));
+    return parseImageRef(text);
   } catch {
     return undefined;
   }
+}
+
+/** Normalises a reference text, or answers undefined when it cannot be parsed. */
+export function tryNormalize(text: string): string | undefined {
+  const ref = tryParseImageRef(text);
+  return ref && normalizeImageRef(ref);
 }
 
 /** What the engine's pull call takes: the repository, and a tag or digest. */
