@@ -1,8 +1,22 @@
 import type { Logger } from "pino";
-import type { ContainerLogs } from "../services.ts";
 import type { ContainerRecord } from "../store/records.ts";
 import { CONTAINER_LOG_CONFIG } from "./container-log-writer.ts";
 import type { LogManager } from "./log-manager.ts";
+
+/** berth's CRI log files, written from each container's output (src/logs/). */
+export interface ContainerLogs {
+  /** The Docker log driver berth's writer reads from, set on every container. */
+  readonly dockerLogConfig: { Type: string; Config?: Record<string, string> };
+  /**
+   * Follows the container's output into its log file (nothing without a log path); answers
+   * a function to call once the engine started the container, so following begins at once.
+   */
+  start(record: ContainerRecord): Promise<() => void>;
+  /** Resolves once all the exited container wrote is in its file (bounded wait). */
+  drained(id: string): Promise<void>;
+  reopen(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+}
 
 /** How long ContainerStatus waits for an exited container's log to be complete. */
 const DRAIN_TIMEOUT_MS = 2_000;

@@ -1,12 +1,9 @@
 import type { Socket } from "node:net";
-import { deadlineExceeded, invalidArgument } from "../errors.ts";
-import type { RuntimeService } from "../gen/runtime/v1/api_pb.js";
-import type { ServiceHandlers } from "../server/service-handlers.ts";
+import type { Logger } from "pino";
+import { deadlineExceeded } from "../errors.ts";
 import { createExec, type StreamingDocker, startExec, waitExecExit } from "./docker-calls.ts";
 import { DockerStream, DockerStreamDemuxer } from "./docker-stream.ts";
 import { killExec } from "./exec-session.ts";
-import type { StreamingLookup } from "./streaming-lookup.ts";
-import { runningContainer } from "./streaming-rpc.ts";
 
 /**
  * Output kept per stream. The kubelet accepts CRI messages up to 16 MiB; both streams and a
@@ -47,57 +44,61 @@ export class BoundedOutput {
   }
 }
 
+export interface CommandOutput {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+}
+
 /**
- * ExecSync: runs a command through Docker exec and answers its output and exit code. When
- * the timeout passes (or the caller gives up) the exec'd process and its descendants are
- * killed on the host before DEADLINE_EXCEEDED is returned: Docker has no exec kill, and
- * cri-dockerd leaves such processes running.
+ * Runs a command in a running container through Docker exec and answers its output and exit
+ * code. When `timeoutSeconds` passes (or the caller gives up) the exec'd process and its
+ * descendants are killed on the host before DEADLINE_EXCEEDED is raised: Docker has no exec
+ * kill, and cri-dockerd leaves such processes running.
  */
-export function execSync(deps: {
-  docker: StreamingDocker;
-  lookup: StreamingLookup;
-}): ServiceHandlers<typeof RuntimeService>["execSync"] {
-  return async (request, { signal, log }) => {
-    if (request.containerId === "") throw invalidArgument("missing required container_id");
-    if (request.cmd.length === 0) throw invalidArgument("cmd must not be empty");
-    const container = await runningContainer(deps.lookup, request.containerId, signal);
-    const timeoutSeconds = Number(request.timeout);
-    const execId = await createExec(
-      deps.docker,
-      container.id,
-      { AttachStdout: true, AttachStderr: true, Tty: false, Cmd: [...request.cmd] },
-      signal,
-    );
-    const timedOut = new AbortController();
-    const timer =
-      timeoutSeconds > 0 ? setTimeout(() => timedOut.abort(), timeoutSeconds * 1000) : undefined;
-    const stop = AbortSignal.any([signal, timedOut.signal]);
-    const stdout = new BoundedOutput(EXEC_SYNC_OUTPUT_LIMIT);
-    const stderr = new BoundedOutput(EXEC_SYNC_OUTPUT_LIMIT);
-    let socket: Socket | undefined;
-    try {
-      const started = await startExec(deps.docker, execId, false, stop);
-      socket = started.socket;
-      await collect(started.socket, started.head, stdout, stderr, stop);
-    } catch (err) {
-      if (!stop.aborted) throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (stop.aborted) {
-      await killExec(deps.docker, execId, log);
-      socket?.destroy();
-      if (timedOut.signal.aborted) {
-        throw deadlineExceeded(
-          `command ${JSON.stringify(request.cmd)} timed out after ${timeoutSeconds}s and was killed`,
-        );
-      }
-      throw signal.reason;
-    }
+export async function runCommand(
+  docker: StreamingDocker,
+  containerId: string,
+  cmd: string[],
+  timeoutSeconds: number,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<CommandOutput> {
+  const execId = await createExec(
+    docker,
+    containerId,
+    { AttachStdout: true, AttachStderr: true, Tty: false, Cmd: cmd },
+    signal,
+  );
+  const timedOut = new AbortController();
+  const timer =
+    timeoutSeconds > 0 ? setTimeout(() => timedOut.abort(), timeoutSeconds * 1000) : undefined;
+  const stop = AbortSignal.any([signal, timedOut.signal]);
+  const stdout = new BoundedOutput(EXEC_SYNC_OUTPUT_LIMIT);
+  const stderr = new BoundedOutput(EXEC_SYNC_OUTPUT_LIMIT);
+  let socket: Socket | undefined;
+  try {
+    const started = await startExec(docker, execId, false, stop);
+    socket = started.socket;
+    await collect(started.socket, started.head, stdout, stderr, stop);
+  } catch (err) {
+    if (!stop.aborted) throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (stop.aborted) {
+    await killExec(docker, execId, log);
     socket?.destroy();
-    const exitCode = await waitExecExit(deps.docker, execId);
-    return { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode };
-  };
+    if (timedOut.signal.aborted) {
+      throw deadlineExceeded(
+        `command ${JSON.stringify(cmd)} timed out after ${timeoutSeconds}s and was killed`,
+      );
+    }
+    throw signal.reason;
+  }
+  socket?.destroy();
+  const exitCode = await waitExecExit(docker, execId);
+  return { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode };
 }
 
 /** Reads the exec's multiplexed output until the engine ends it or `stop` fires. */

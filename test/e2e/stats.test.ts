@@ -20,7 +20,6 @@ import {
 } from "../../src/gen/runtime/v1/api_pb.js";
 import type { CallContext } from "../../src/server/call-context.ts";
 import { StatsCollector } from "../../src/stats/stats-collector.ts";
-import { statsHandlers } from "../../src/stats/stats-handlers.ts";
 import { dockerUpperDirs } from "../../src/stats/writable-layer.ts";
 import { DockerSync } from "../../src/store/docker-sync.ts";
 import { instanceOf } from "../../src/store/labels.ts";
@@ -38,6 +37,7 @@ import {
   waitForState,
 } from "../support/containers.ts";
 import { expectCode } from "../support/grpc.ts";
+import { statsRpcs } from "../support/stats-rpcs.ts";
 
 /**
  * Container and pod statistics against the kernel's own numbers: a container burning a CPU,
@@ -62,7 +62,7 @@ let env: ContainerEnv;
 let store: StateStore;
 let sync: DockerSync;
 let collector: StatsCollector;
-let handlers: ReturnType<typeof statsHandlers>;
+let handlers: ReturnType<typeof statsRpcs>;
 let dataRoot: string;
 let cgroupDriver: string;
 let pod: Pod;
@@ -229,7 +229,7 @@ before(async () => {
     sampleIntervalMs: 1_000,
   });
   collector.start();
-  handlers = statsHandlers({ store, stats: collector });
+  handlers = statsRpcs({ store, stats: collector });
   // Let the holder's dd fill its buffer and the burner run for a while.
   await sleep(1_500);
 });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { isErrorKind } from "../../src/errors.ts";
 import { AttachRequestSchema } from "../../src/gen/runtime/v1/api_pb.js";
-import { attach } from "../../src/streaming/attach.ts";
+import { attach } from "../../src/rpc/runtime/attach.ts";
 import { finishSpdySession, openSpdySession } from "../support/remote-command-client.ts";
 import {
   callContext,

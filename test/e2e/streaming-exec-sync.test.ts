@@ -3,7 +3,8 @@ import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { isErrorKind } from "../../src/errors.ts";
 import { ExecSyncRequestSchema } from "../../src/gen/runtime/v1/api_pb.js";
-import { EXEC_SYNC_OUTPUT_LIMIT, execSync } from "../../src/streaming/exec-sync.ts";
+import { execSync } from "../../src/rpc/runtime/exec-sync.ts";
+import { EXEC_SYNC_OUTPUT_LIMIT } from "../../src/streaming/exec-sync.ts";
 import {
   callContext,
   eventually,

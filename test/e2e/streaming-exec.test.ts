@@ -4,8 +4,8 @@ import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { isErrorKind } from "../../src/errors.ts";
 import { ExecRequestSchema, ExecSyncRequestSchema } from "../../src/gen/runtime/v1/api_pb.js";
-import { exec } from "../../src/streaming/exec.ts";
-import { execSync } from "../../src/streaming/exec-sync.ts";
+import { exec } from "../../src/rpc/runtime/exec.ts";
+import { execSync } from "../../src/rpc/runtime/exec-sync.ts";
 import {
   CLIENT_GO_PROTOCOLS,
   execOverSpdy,

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { isErrorKind } from "../../src/errors.ts";
 import { PortForwardRequestSchema } from "../../src/gen/runtime/v1/api_pb.js";
-import { portForward } from "../../src/streaming/port-forward.ts";
+import { portForward } from "../../src/rpc/runtime/port-forward.ts";
 import { forwardOnce, httpBody, writeAll } from "../support/port-forward-client.ts";
 import { SpdyTestClient } from "../support/spdy-client.ts";
 import {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { ExecRequestSchema } from "../../src/gen/runtime/v1/api_pb.js";
-import { exec } from "../../src/streaming/exec.ts";
+import { exec } from "../../src/rpc/runtime/exec.ts";
 import { execOverSpdy } from "../support/remote-command-client.ts";
 import {
   callContext,

@@ -1,0 +1,65 @@
+import { failedPrecondition, invalidArgument, messageOf, notFound } from "../../errors.ts";
+import { ContainerState, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
+import { containerState } from "../../runtime/container-convert.ts";
+import type { ServiceHandlers } from "../../server/service-handlers.ts";
+import type { Services } from "../services.ts";
+
+/**
+ * Starts a created container. The log writer follows the container before it starts, so
+ * output from the first byte is captured. A failed start leaves the container EXITED with
+ * reason ContainerCannotRun (the engine records its error), never CREATED forever. Only a
+ * created container starts (a running one is already started); an exited one is refused, as
+ * containerd refuses it.
+ */
+export function containerStart(
+  s: Services,
+): ServiceHandlers<typeof RuntimeService>["startContainer"] {
+  return async (request, { signal }) => {
+    if (request.containerId === "") throw invalidArgument("container_id is empty");
+    const known = s.store.requireContainer(request.containerId);
+    // Docker would start an exited container again (a restart the CRI does not have: the
+    // kubelet creates a new container instead), so look at its state now, not at the store's
+    // last view of it, which may predate its exit.
+    const fresh = await s.sync.refresh(known.id, signal);
+    const record = fresh?.kind === "container" ? fresh.record : undefined;
+    if (!record) throw notFound(`container "${request.containerId}" not found`);
+    const state = containerState(record);
+    // Started already (a retried call): nothing to do. Asking the engine again could restart
+    // it, should it exit meanwhile.
+    if (state === ContainerState.CONTAINER_RUNNING) return {};
+    if (state !== ContainerState.CONTAINER_CREATED) {
+      throw failedPrecondition(
+        `container ${record.id} is ${ContainerState[state]}: only a created container can be started`,
+      );
+    }
+    const sandbox = s.store.sandbox(record.sandboxId);
+    if (sandbox?.process.status !== "running") {
+      throw failedPrecondition(
+        `container ${record.id}: its pod sandbox ${record.sandboxId} is not running`,
+      );
+    }
+    // The log file opens first: a bad path fails the start before anything runs, and the
+    // container is then reported EXITED with the reason (the engine never saw a start).
+    let started: () => void;
+    try {
+      started = await s.logs.start(record);
+    } catch (err) {
+      await s.startFailures.record(
+        record.id,
+        `cannot open the log file ${record.logPath}: ${messageOf(err)}`,
+      );
+      await s.sync.refresh(record.id).catch(() => {});
+      throw err;
+    }
+    try {
+      await s.docker.startContainer(record.id, signal);
+    } catch (err) {
+      // The engine keeps the start error: ContainerStatus reports it as ContainerCannotRun.
+      await s.sync.refresh(record.id).catch(() => {});
+      throw err;
+    }
+    started();
+    await s.sync.refresh(record.id, signal);
+    return {};
+  };
+}

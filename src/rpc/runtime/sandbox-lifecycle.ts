@@ -1,0 +1,80 @@
+import { ignoreNotFound } from "../../docker/errors.ts";
+import type { SandboxRecord } from "../../store/records.ts";
+import type { Services } from "../services.ts";
+
+/**
+ * Stopping and removing sandboxes, shared by StopPodSandbox, RemovePodSandbox and the
+ * rollback of a failed RunPodSandbox. Every step tolerates what is already gone: the CRI
+ * makes Stop and Remove idempotent, and after a crash any subset of the steps may be done.
+ */
+
+/** Kills the sandbox's containers, releases its network, stops the pause container. */
+export async function stopSandbox(
+  s: Services,
+  sandbox: SandboxRecord,
+  signal: AbortSignal,
+): Promise<void> {
+  // The kubelet stopped the containers gracefully before; the CRI says whatever still runs
+  // "must be forcibly terminated".
+  await Promise.all(
+    s.store
+      .containersOf(sandbox.id)
+      .filter((container) => container.process.status === "running")
+      .map(async (container) => {
+        await ignoreNotFound(s.docker.stopContainer(container.id, 0, signal));
+        await s.sync.refresh(container.id, signal);
+      }),
+  );
+  await releaseNetwork(s, sandbox, signal);
+  if (sandbox.process.status !== "gone") {
+    await ignoreNotFound(s.docker.stopContainer(sandbox.id, 0, signal));
+    await s.sync.refresh(sandbox.id, signal);
+  }
+}
+
+/** Stop, then remove every container of the sandbox, the pause container and the checkpoint. */
+export async function removeSandbox(
+  s: Services,
+  sandbox: SandboxRecord,
+  signal: AbortSignal,
+): Promise<void> {
+  await stopSandbox(s, sandbox, signal);
+  for (const container of s.store.containersOf(sandbox.id)) {
+    await ignoreNotFound(s.docker.removeContainer(container.id, signal));
+    await s.logs.stop(container.id);
+    s.startFailures.forget(container.id);
+    await s.sync.forget(container.id);
+  }
+  await ignoreNotFound(s.docker.removeContainer(sandbox.id, signal));
+  await s.netns.unpin(sandbox.id);
+  await s.checkpoints.remove(sandbox.id);
+  await s.sync.forget(sandbox.id);
+}
+
+/**
+ * Detaches the pod from its network using the checkpoint, whether or not the pause container
+ * (and so its network namespace) still exists.
+ */
+export async function releaseNetwork(
+  s: Services,
+  sandbox: Pick<SandboxRecord, "id" | "process">,
+  signal: AbortSignal,
+): Promise<void> {
+  const state = await s.checkpoints.read(sandbox.id);
+  if (!state) return;
+  if (!state.attached || state.hostNetwork) {
+    // Nothing to detach; a stopped sandbox is never READY again.
+    if (state.ready) await s.checkpoints.write(sandbox.id, { ...state, ready: false });
+    return;
+  }
+  // The pinned namespace outlives the pause container, but not a reboot; without it the
+  // plugins still release the pod's addresses.
+  const netnsPath = (await s.netns.isPinned(state.netnsPath)) ? state.netnsPath : "";
+  const failures = await s.podNetwork.detach(sandbox.id, state, netnsPath, signal);
+  for (const failure of failures) {
+    s.log.warn({ sandbox: sandbox.id, failure }, "network teardown step failed; teardown finished");
+  }
+  await s.netns.unpin(sandbox.id);
+  await s.checkpoints.write(sandbox.id, { ...state, attached: false, ready: false, ips: [] });
+  s.store.touch(sandbox.id);
+}

@@ -1,0 +1,58 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  type PodSandboxFilter,
+  PodSandboxSchema,
+  type PodSandboxState,
+  type RuntimeService,
+} from "../../gen/runtime/v1/api_pb.js";
+import { matchesSandboxFilter, sandboxState, toPodSandbox } from "../../runtime/sandbox-convert.ts";
+import { preserialized, repeatedField } from "../../server/preserialized.ts";
+import type { ServiceHandlers } from "../../server/service-handlers.ts";
+import type { SandboxRecord } from "../../store/records.ts";
+import type { Services } from "../services.ts";
+import { sendInPages } from "../stream-pages.ts";
+
+async function listSandboxes(s: Services, filter: PodSandboxFilter | undefined) {
+  const items = [];
+  for (const sandbox of s.store.sandboxes()) {
+    const state: PodSandboxState = sandboxState(sandbox, await s.checkpoints.read(sandbox.id));
+    if (matchesSandboxFilter(sandbox, state, filter)) items.push(toPodSandbox(sandbox, state));
+  }
+  return items;
+}
+
+/** Each sandbox's encoding, kept while its record (replaced on every change) and state stay. */
+const encodings = new WeakMap<SandboxRecord, { state: PodSandboxState; bytes: Uint8Array }>();
+
+/** Answered from the store: the kubelet relists every second. */
+export function sandboxList(s: Services): ServiceHandlers<typeof RuntimeService>["listPodSandbox"] {
+  return async (request) => {
+    const items: Uint8Array[] = [];
+    for (const sandbox of s.store.sandboxes()) {
+      const state = sandboxState(sandbox, await s.checkpoints.read(sandbox.id));
+      if (!matchesSandboxFilter(sandbox, state, request.filter)) continue;
+      const cached = encodings.get(sandbox);
+      if (cached && cached.state === state) {
+        items.push(cached.bytes);
+        continue;
+      }
+      const bytes = toBinary(
+        PodSandboxSchema,
+        create(PodSandboxSchema, toPodSandbox(sandbox, state)),
+      );
+      encodings.set(sandbox, { state, bytes });
+      items.push(bytes);
+    }
+    // ListPodSandboxResponse: field 1, repeated PodSandbox.
+    return preserialized(repeatedField(1, items));
+  };
+}
+
+export function sandboxStream(
+  s: Services,
+): ServiceHandlers<typeof RuntimeService>["streamPodSandboxes"] {
+  return async (request, send) => {
+    const items = await listSandboxes(s, request.filter);
+    await sendInPages(items, (page) => send({ podSandboxes: page }));
+  };
+}

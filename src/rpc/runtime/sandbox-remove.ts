@@ -1,0 +1,24 @@
+import { invalidArgument } from "../../errors.ts";
+import type { RuntimeService } from "../../gen/runtime/v1/api_pb.js";
+import type { ServiceHandlers } from "../../server/service-handlers.ts";
+import type { Services } from "../services.ts";
+import { removeSandbox } from "./sandbox-lifecycle.ts";
+
+/**
+ * Removes a sandbox and everything in it, stopping it first when it still runs. Unknown ids
+ * succeed: api.proto makes RemovePodSandbox idempotent.
+ */
+export function sandboxRemove(
+  s: Services,
+): ServiceHandlers<typeof RuntimeService>["removePodSandbox"] {
+  return async (request, { signal }) => {
+    if (request.podSandboxId === "") throw invalidArgument("pod_sandbox_id is empty");
+    const sandbox = s.store.sandbox(request.podSandboxId);
+    if (!sandbox) {
+      // A checkpoint without a container (the engine lost it): still release its network.
+      return {};
+    }
+    await s.sandboxLocks.run(sandbox.id, () => removeSandbox(s, sandbox, signal));
+    return {};
+  };
+}
