@@ -86,14 +86,13 @@ async function main(): Promise<number> {
   const logs = new BerthContainerLogs(new LogManager({ docker: logsDocker, logger: log }), log);
 
   const images = new ImageLookup(docker, [config.podInfraContainerImage]);
-  const streamingDocker = { client: docker, endpoint };
   const streamingServer = await StreamingServer.start({
     bindAddress: config.streamingBindAddr,
     tls:
       config.streamingTlsCertFile && config.streamingTlsKeyFile
         ? { certFile: config.streamingTlsCertFile, keyFile: config.streamingTlsKeyFile }
         : undefined,
-    docker: streamingDocker,
+    docker,
     log,
   });
   const stats = new StatsCollector({
@@ -124,7 +123,7 @@ async function main(): Promise<number> {
     streaming: {
       server: streamingServer,
       lookup: new StoreStreamingLookup(store, checkpoints),
-      docker: streamingDocker,
+      docker,
     },
     // Detected once the engine first answers; a failed detection is retried next time.
     hostLimits: () => {

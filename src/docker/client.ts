@@ -6,15 +6,24 @@ import {
   type IncomingMessage,
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Socket } from "node:net";
 import { negotiateApiVersion } from "./api-version.ts";
 import type { DockerEndpoint } from "./endpoint.ts";
-import { DockerError, dockerErrorFromResponse, dockerErrorFromTransport } from "./errors.ts";
+import {
+  DockerError,
+  dockerErrorFromResponse,
+  dockerErrorFromTransport,
+  isNotFound,
+} from "./errors.ts";
+import { hijack } from "./hijack.ts";
 import type {
   ContainerCreateBody,
   ContainerInspect,
   ContainerSummary,
   EngineInfo,
   EngineVersion,
+  ExecCreateBody,
+  ExecInspect,
   ImageInspect,
   ImageSummary,
   RegistryAuth,
@@ -40,11 +49,12 @@ export interface DockerResponse {
 }
 
 /**
- * berth's one typed client for the Docker Engine API. Every request goes through
- * `send`, which negotiates the API version once per engine lifetime, carries the caller's
+ * berth's one typed client for the Docker Engine API: every engine endpoint berth uses is a
+ * method here. Every request goes through `#send`, which negotiates the API version once per engine lifetime, carries the caller's
  * AbortSignal to the HTTP request, and classifies failures by HTTP status.
  */
 export class DockerClient {
+  readonly #endpoint: DockerEndpoint;
   readonly #transport: Transport;
   #apiVersion: Promise<string> | undefined;
 
@@ -53,6 +63,7 @@ export class DockerClient {
    * follow stream per container, as berth's log writers do).
    */
   constructor(endpoint: DockerEndpoint, options: { connections?: number | null } = {}) {
+    this.#endpoint = endpoint;
     this.#transport = createTransport(
       endpoint,
       options.connections === undefined ? 64 : options.connections,
@@ -102,13 +113,13 @@ export class DockerClient {
   }
 
   /** A request whose body is ignored; fails on any non-2xx status. */
-  async call(method: string, path: string, options: RequestOptions): Promise<void> {
-    const response = await this.send(method, path, options);
+  async #call(method: string, path: string, options: RequestOptions): Promise<void> {
+    const response = await this.#send(method, path, options);
     await readText(response.body);
   }
 
-  async json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
-    const response = await this.send(method, path, options);
+  async #json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
+    const response = await this.#send(method, path, options);
     return JSON.parse(await readText(response.body)) as T;
   }
 
@@ -116,7 +127,7 @@ export class DockerClient {
    * Sends a versioned request and returns the response once its status is known to be 2xx/304;
    * the body is the caller's to consume (streams: pulls, events, logs).
    */
-  async send(method: string, path: string, options: RequestOptions): Promise<DockerResponse> {
+  async #send(method: string, path: string, options: RequestOptions): Promise<DockerResponse> {
     const version = await this.apiVersion(options.signal);
     const response = await this.#raw(method, `/v${version}${path}`, options);
     // 304: the engine says the container already is in the asked state (started, stopped).
@@ -159,19 +170,19 @@ export class DockerClient {
   // ---- typed calls -------------------------------------------------------------------
 
   version(signal?: AbortSignal): Promise<EngineVersion> {
-    return this.json("GET", "/version", { what: "engine version", signal });
+    return this.#json("GET", "/version", { what: "engine version", signal });
   }
 
   info(signal?: AbortSignal): Promise<EngineInfo> {
-    return this.json("GET", "/info", { what: "engine info", signal });
+    return this.#json("GET", "/info", { what: "engine info", signal });
   }
 
   listImages(signal?: AbortSignal): Promise<ImageSummary[]> {
-    return this.json("GET", "/images/json", { what: "list images", signal });
+    return this.#json("GET", "/images/json", { what: "list images", signal });
   }
 
   inspectImage(ref: string, signal?: AbortSignal): Promise<ImageInspect> {
-    return this.json("GET", `/images/${encodeURIComponent(ref)}/json`, {
+    return this.#json("GET", `/images/${encodeURIComponent(ref)}/json`, {
       what: `inspect image ${ref}`,
       signal,
     });
@@ -182,7 +193,7 @@ export class DockerClient {
     try {
       return await this.inspectImage(ref, signal);
     } catch (err) {
-      if (err instanceof DockerError && err.kind === "NotFound") return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -196,7 +207,7 @@ export class DockerClient {
   ): Promise<IncomingMessage> {
     const headers: Record<string, string> = {};
     if (auth) headers["x-registry-auth"] = encodeRegistryAuth(auth);
-    const response = await this.send("POST", "/images/create", {
+    const response = await this.#send("POST", "/images/create", {
       what: `pull image ${fromImage}${tag.includes(":") ? "@" : ":"}${tag}`,
       query: { fromImage, tag },
       headers,
@@ -206,7 +217,7 @@ export class DockerClient {
   }
 
   removeImage(id: string, force: boolean, signal?: AbortSignal): Promise<void> {
-    return this.call("DELETE", `/images/${encodeURIComponent(id)}`, {
+    return this.#call("DELETE", `/images/${encodeURIComponent(id)}`, {
       what: `remove image ${id}`,
       query: { force, noprune: false },
       signal,
@@ -214,7 +225,7 @@ export class DockerClient {
   }
 
   inspectContainer(id: string, signal?: AbortSignal): Promise<ContainerInspect> {
-    return this.json("GET", `/containers/${encodeURIComponent(id)}/json`, {
+    return this.#json("GET", `/containers/${encodeURIComponent(id)}/json`, {
       what: `inspect container ${id}`,
       signal,
     });
@@ -225,7 +236,7 @@ export class DockerClient {
     try {
       return await this.inspectContainer(id, signal);
     } catch (err) {
-      if (err instanceof DockerError && err.kind === "NotFound") return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -235,7 +246,7 @@ export class DockerClient {
     body: ContainerCreateBody,
     signal?: AbortSignal,
   ): Promise<{ Id: string; Warnings: string[] | null }> {
-    return this.json("POST", "/containers/create", {
+    return this.#json("POST", "/containers/create", {
       what: `create container ${name}`,
       query: { name },
       body,
@@ -245,7 +256,7 @@ export class DockerClient {
 
   /** Starting a running container is not an error (the engine answers 304). */
   startContainer(id: string, signal?: AbortSignal): Promise<void> {
-    return this.call("POST", `/containers/${encodeURIComponent(id)}/start`, {
+    return this.#call("POST", `/containers/${encodeURIComponent(id)}/start`, {
       what: `start container ${id}`,
       signal,
     });
@@ -253,7 +264,7 @@ export class DockerClient {
 
   /** Stops with the container's stop signal, then SIGKILL after `timeoutSeconds`. */
   stopContainer(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<void> {
-    return this.call("POST", `/containers/${encodeURIComponent(id)}/stop`, {
+    return this.#call("POST", `/containers/${encodeURIComponent(id)}/stop`, {
       what: `stop container ${id}`,
       query: { t: Math.max(0, Math.trunc(timeoutSeconds)) },
       signal,
@@ -261,7 +272,7 @@ export class DockerClient {
   }
 
   killContainer(id: string, killSignal: string, signal?: AbortSignal): Promise<void> {
-    return this.call("POST", `/containers/${encodeURIComponent(id)}/kill`, {
+    return this.#call("POST", `/containers/${encodeURIComponent(id)}/kill`, {
       what: `kill container ${id}`,
       query: { signal: killSignal },
       signal,
@@ -269,7 +280,7 @@ export class DockerClient {
   }
 
   removeContainer(id: string, signal?: AbortSignal): Promise<void> {
-    return this.call("DELETE", `/containers/${encodeURIComponent(id)}`, {
+    return this.#call("DELETE", `/containers/${encodeURIComponent(id)}`, {
       what: `remove container ${id}`,
       query: { force: true, v: true },
       signal,
@@ -277,7 +288,7 @@ export class DockerClient {
   }
 
   updateContainer(id: string, body: object, signal?: AbortSignal): Promise<void> {
-    return this.call("POST", `/containers/${encodeURIComponent(id)}/update`, {
+    return this.#call("POST", `/containers/${encodeURIComponent(id)}/update`, {
       what: `update container ${id}`,
       body,
       signal,
@@ -288,10 +299,119 @@ export class DockerClient {
     filters: Record<string, string[]>,
     signal?: AbortSignal,
   ): Promise<ContainerSummary[]> {
-    return this.json("GET", "/containers/json", {
+    return this.#json("GET", "/containers/json", {
       what: "list containers",
       query: { all: true, filters: JSON.stringify(filters) },
       signal,
+    });
+  }
+
+  /**
+   * Streams the engine's events from `since` (seconds, fractional) on: the body is one JSON
+   * event per line, until `until` passes, the caller destroys it or the engine goes away.
+   */
+  async events(
+    query: { since: number; until?: number; filters: Record<string, string[]> },
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const response = await this.#send("GET", "/events", {
+      what: "follow engine events",
+      query: {
+        since: query.since.toFixed(3),
+        until: query.until,
+        filters: JSON.stringify(query.filters),
+      },
+      signal,
+    });
+    return response.body;
+  }
+
+  /** The container's log stream in the engine's multiplexed (or raw, with a tty) format. */
+  async containerLogs(
+    id: string,
+    query: { follow?: boolean; since?: string; tail?: number },
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const response = await this.#send("GET", `/containers/${encodeURIComponent(id)}/logs`, {
+      what: `read the log of container ${id}`,
+      query: { stdout: true, stderr: true, timestamps: true, ...query },
+      signal,
+    });
+    return response.body;
+  }
+
+  /** Resizes the tty of a container's main process (attach). */
+  resizeContainer(id: string, size: { height: number; width: number }): Promise<void> {
+    return this.#call("POST", `/containers/${encodeURIComponent(id)}/resize`, {
+      what: `resize container ${id}`,
+      query: { h: size.height, w: size.width },
+    });
+  }
+
+  /** Attaches to a container's main process: its streams then flow on the returned socket. */
+  async attachContainer(
+    id: string,
+    streams: { stdin: boolean; stdout: boolean; stderr: boolean },
+    signal?: AbortSignal,
+  ): Promise<{ socket: Socket; head: Buffer }> {
+    const version = await this.apiVersion(signal);
+    const query = new URLSearchParams({
+      stream: "1",
+      stdin: streams.stdin ? "1" : "0",
+      stdout: streams.stdout ? "1" : "0",
+      stderr: streams.stderr ? "1" : "0",
+    });
+    return hijack(
+      this.#endpoint,
+      "POST",
+      `/v${version}/containers/${encodeURIComponent(id)}/attach?${query}`,
+      undefined,
+      `attach to container ${id}`,
+      signal,
+    );
+  }
+
+  async createExec(
+    containerId: string,
+    body: ExecCreateBody,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const created = await this.#json<{ Id: string }>(
+      "POST",
+      `/containers/${encodeURIComponent(containerId)}/exec`,
+      { what: `create exec in container ${containerId}`, body, signal },
+    );
+    return created.Id;
+  }
+
+  /** Starts an exec attached: its streams then flow on the returned socket. */
+  async startExec(
+    execId: string,
+    tty: boolean,
+    signal?: AbortSignal,
+  ): Promise<{ socket: Socket; head: Buffer }> {
+    const version = await this.apiVersion(signal);
+    return hijack(
+      this.#endpoint,
+      "POST",
+      `/v${version}/exec/${encodeURIComponent(execId)}/start`,
+      { Detach: false, Tty: tty },
+      `start exec ${execId}`,
+      signal,
+    );
+  }
+
+  inspectExec(execId: string, signal?: AbortSignal): Promise<ExecInspect> {
+    return this.#json("GET", `/exec/${encodeURIComponent(execId)}/json`, {
+      what: `inspect exec ${execId}`,
+      signal,
+    });
+  }
+
+  resizeExec(execId: string, size: { height: number; width: number }): Promise<void> {
+    return this.#call("POST", `/exec/${encodeURIComponent(execId)}/resize`, {
+      what: `resize exec ${execId}`,
+      query: { h: size.height, w: size.width },
     });
   }
 }

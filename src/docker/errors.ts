@@ -80,7 +80,11 @@ export async function ignoreNotFound(operation: Promise<void>): Promise<void> {
   try {
     await operation;
   } catch (err) {
-    if (err instanceof DockerError && err.kind === "NotFound") return;
-    throw err;
+    if (!isNotFound(err)) throw err;
   }
+}
+
+/** The engine answered that the object does not exist (HTTP 404). */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof DockerError && err.kind === "NotFound";
 }

@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import type { ImageInspect, ImageSummary } from "../docker/types.ts";
 import { invalidArgument } from "../errors.ts";
 import type { ImageSpec } from "../gen/runtime/v1/api_pb.js";
@@ -19,12 +19,12 @@ import { type ImageRef, normalizeImageRef, parseImageRef } from "./reference.ts"
  * change, always come fresh from the engine.
  */
 export class ImageLookup {
-  readonly #docker: DockerClient;
+  readonly #docker: DockerEngine;
   readonly #pinned: ReadonlySet<string>;
   readonly #userById = new Map<string, string>();
   readonly #namesById = new Map<string, { names: ImageNames; at: number }>();
 
-  constructor(docker: DockerClient, pinnedImages: string[]) {
+  constructor(docker: DockerEngine, pinnedImages: string[]) {
     this.#docker = docker;
     this.#pinned = new Set(pinnedImages.map((image) => normalizeImageRef(parseImageRef(image))));
   }

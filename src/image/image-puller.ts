@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import type { DockerClient } from "../docker/client.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import { DockerError } from "../docker/errors.ts";
 import type { PullProgress, RegistryAuth } from "../docker/types.ts";
 import { deadlineExceeded } from "../errors.ts";
@@ -14,12 +14,12 @@ import { type ImageRef, normalizeImageRef, pullArguments } from "./reference.ts"
  * registry connection otherwise blocks the kubelet's pull worker until its own timeout).
  */
 export class ImagePuller {
-  readonly #docker: DockerClient;
+  readonly #docker: DockerEngine;
   readonly #log: Logger;
   readonly #progressDeadlineMs: number;
   readonly #pulls = new Coalescer<string>();
 
-  constructor(docker: DockerClient, log: Logger, progressDeadlineMs: number) {
+  constructor(docker: DockerEngine, log: Logger, progressDeadlineMs: number) {
     this.#docker = docker;
     this.#log = log;
     this.#progressDeadlineMs = progressDeadlineMs;

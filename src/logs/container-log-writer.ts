@@ -1,7 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { DockerClient } from "../docker/client.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import type { ContainerInspect, HostConfig } from "../docker/types.ts";
 import { failedPrecondition, internal, isErrorKind, messageOf } from "../errors.ts";
 import {
@@ -46,7 +46,7 @@ export type WriterOutcome =
 
 export interface ContainerLogWriterOptions {
   /** Carries the follow stream: one connection for as long as the container runs. */
-  docker: DockerClient;
+  docker: DockerEngine;
   containerId: string;
   /** `<sandbox log_directory>/<container log_path>`. */
   path: string;
@@ -72,7 +72,7 @@ export class ContainerLogWriter {
   /** Settles (never rejects) when the writer ended, and its file is closed. */
   readonly finished: Promise<WriterOutcome>;
 
-  readonly #docker: DockerClient;
+  readonly #docker: DockerEngine;
   readonly #log: Logger;
   readonly #maxLineSize: number;
   readonly #abort = new AbortController();
@@ -268,13 +268,8 @@ export class ContainerLogWriter {
   async #inspect(): Promise<ContainerInspect | undefined> {
     for (let failures = 1; ; failures++) {
       try {
-        return await this.#docker.json<ContainerInspect>(
-          "GET",
-          `/containers/${encodeURIComponent(this.containerId)}/json`,
-          { what: `inspect container ${this.containerId}`, signal: this.#abort.signal },
-        );
+        return await this.#docker.findContainer(this.containerId, this.#abort.signal);
       } catch (err) {
-        if (isErrorKind(err, "NotFound")) return undefined;
         await this.#pause(failures, err, "inspect the container");
       }
     }
@@ -295,20 +290,10 @@ export class ContainerLogWriter {
     const window = this.#window as ResumeWindow;
     const point = window.resumePoint();
     const replay = new Replay(point);
-    const response = await this.#docker.send(
-      "GET",
-      `/containers/${encodeURIComponent(this.containerId)}/logs`,
-      {
-        what: `read the log of container ${this.containerId}`,
-        query: {
-          stdout: true,
-          stderr: true,
-          timestamps: true,
-          follow,
-          since: point.since > 0n ? dockerSince(point.since) : undefined,
-        },
-        signal: this.#abort.signal,
-      },
+    const body = await this.#docker.containerLogs(
+      this.containerId,
+      { follow, since: point.since > 0n ? dockerSince(point.since) : undefined },
+      this.#abort.signal,
     );
     this.#log.debug(
       { follow, since: point.since.toString(), alreadyWritten: point.written.length },
@@ -320,7 +305,7 @@ export class ContainerLogWriter {
     try {
       // One chunk at a time: the next is read only once this one is on disk, so a slow disk
       // holds the engine's stream back instead of filling berth's memory.
-      for await (const chunk of response.body) {
+      for await (const chunk of body) {
         await this.#append(parser.push(chunk as Buffer), replay);
       }
       await this.#append(parser.end(), replay);
@@ -328,7 +313,7 @@ export class ContainerLogWriter {
       this.#log.debug(summary, "the engine's log stream ended");
       return summary.written;
     } finally {
-      response.body.destroy();
+      body.destroy();
     }
   }
 
@@ -338,14 +323,10 @@ export class ContainerLogWriter {
    */
   async #endsAsWritten(tty: boolean): Promise<boolean> {
     const window = this.#window as ResumeWindow;
-    const response = await this.#docker.send(
-      "GET",
-      `/containers/${encodeURIComponent(this.containerId)}/logs`,
-      {
-        what: `read the log of container ${this.containerId}`,
-        query: { stdout: true, stderr: true, timestamps: true, tail: CHECK_TAIL },
-        signal: this.#abort.signal,
-      },
+    const body = await this.#docker.containerLogs(
+      this.containerId,
+      { tail: CHECK_TAIL },
+      this.#abort.signal,
     );
     const lines: LineKey[] = [];
     let engineErrors = 0;
@@ -353,7 +334,7 @@ export class ContainerLogWriter {
     const take = (entries: LogEntry[]) => {
       for (const entry of entries) lines.push(...criLinesOf(entry, this.#maxLineSize));
     };
-    for await (const chunk of response.body) take(parser.push(chunk as Buffer));
+    for await (const chunk of body) take(parser.push(chunk as Buffer));
     take(parser.end());
     const written = window.lastLines(lines.length);
     const same =

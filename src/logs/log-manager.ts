@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { DockerClient } from "../docker/client.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import { failedPrecondition, notFound } from "../errors.ts";
 import { ContainerLogWriter } from "./container-log-writer.ts";
 
@@ -9,7 +9,7 @@ export interface LogManagerOptions {
    * pool, since each follow stream holds a connection for its container's whole life and
    * would otherwise starve berth's other engine calls.
    */
-  docker: DockerClient;
+  docker: DockerEngine;
   logger: Logger;
   /** See ContainerLogWriterOptions.maxLineSize. */
   maxLineSize?: number;

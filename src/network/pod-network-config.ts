@@ -11,10 +11,6 @@ export function resolvConf(dns: DNSConfig): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function hasDnsConfig(dns: DNSConfig | undefined): dns is DNSConfig {
-  return !!dns && (dns.servers.length > 0 || dns.searches.length > 0 || dns.options.length > 0);
-}
-
 const PROTOCOLS: Record<number, string> = {
   [Protocol.TCP]: "tcp",
   [Protocol.UDP]: "udp",

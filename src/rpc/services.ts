@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
-import type { DockerClient } from "../docker/client.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import type { ContainerEvents } from "../events/container-events.ts";
 import type { ImageLookup } from "../image/image-lookup.ts";
 import type { ImagePuller } from "../image/image-puller.ts";
@@ -15,7 +15,7 @@ import type { DockerSync } from "../store/docker-sync.ts";
 import type { SandboxCheckpoints } from "../store/sandbox-checkpoint.ts";
 import type { StartFailures } from "../store/start-failures.ts";
 import type { StateStore } from "../store/state-store.ts";
-import type { StreamingDocker } from "../streaming/docker-calls.ts";
+import type { StreamingEngine } from "../streaming/streaming-engine.ts";
 import type { StreamingLookup } from "../streaming/streaming-lookup.ts";
 import type { StreamingServer } from "../streaming/streaming-server.ts";
 import type { KeyedMutex } from "../util/keyed-mutex.ts";
@@ -25,7 +25,7 @@ export interface Services {
   config: Config;
   /** This berth's identity on the engine (io.berth.instance), from its root directory. */
   instance: string;
-  docker: DockerClient;
+  docker: DockerEngine;
   log: Logger;
   settings: RuntimeSettings;
   puller: ImagePuller;
@@ -42,7 +42,7 @@ export interface Services {
   logs: ContainerLogs;
   events: ContainerEvents;
   stats: StatsCollector;
-  streaming: { server: StreamingServer; lookup: StreamingLookup; docker: StreamingDocker };
+  streaming: { server: StreamingServer; lookup: StreamingLookup; docker: StreamingEngine };
   /** Serialises Run/Stop/Remove of one sandbox (keyed by sandbox id or pod name). */
   sandboxLocks: KeyedMutex;
 }

@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import type { EngineInfo, EngineVersion } from "../docker/types.ts";
 
 export interface EngineFacts {
@@ -15,10 +15,10 @@ const MAX_AGE_MS = 30_000;
  * on every call.
  */
 export class EngineFactsCache {
-  readonly #docker: DockerClient;
+  readonly #docker: DockerEngine;
   #facts: { value: Promise<EngineFacts>; at: number } | undefined;
 
-  constructor(docker: DockerClient) {
+  constructor(docker: DockerEngine) {
     this.#docker = docker;
   }
 

@@ -2,8 +2,6 @@ import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@
 import { BerthError } from "../errors.ts";
 import type { CallContext } from "./call-context.ts";
 
-type MethodOf<S extends DescService> = S["methods"][number];
-
 export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
   request: MessageShape<I>,
   context: CallContext,
@@ -36,13 +34,9 @@ export type ServiceHandlers<S extends DescService & { method: Record<string, unk
       : never;
 };
 
-export type AnyHandler = (...args: never[]) => Promise<unknown>;
-
 /** The handler for an RPC berth does not serve: UNIMPLEMENTED, naming the RPC. */
 export function unimplemented(service: string, rpc: string): () => Promise<never> {
   return async () => {
     throw new BerthError("Unimplemented", `berth does not implement ${service}/${rpc}`);
   };
 }
-
-export type { MethodOf };

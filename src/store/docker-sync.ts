@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
-import type { DockerClient } from "../docker/client.ts";
-import { DockerError } from "../docker/errors.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import type { ContainerInspect, EngineEvent } from "../docker/types.ts";
 import { messageOf } from "../errors.ts";
 import { jsonLines } from "../util/json-lines.ts";
@@ -33,7 +32,7 @@ const REFRESH_ACTIONS = new Set([
  * so their callers read their own writes without waiting for the event.
  */
 export class DockerSync {
-  readonly #docker: DockerClient;
+  readonly #docker: DockerEngine;
   readonly #store: StateStore;
   readonly #checkpoints: SandboxCheckpoints;
   readonly #log: Logger;
@@ -45,7 +44,7 @@ export class DockerSync {
   #following: Promise<void> | undefined;
 
   constructor(
-    docker: DockerClient,
+    docker: DockerEngine,
     store: StateStore,
     checkpoints: SandboxCheckpoints,
     instance: string,
@@ -66,7 +65,7 @@ export class DockerSync {
     const entries: BerthRecord[] = [];
     await Promise.all(
       summaries.map(async (summary) => {
-        const inspect = await this.#inspect(summary.Id, signal);
+        const inspect = await this.#docker.findContainer(summary.Id, signal);
         const entry = inspect && this.#recordOf(inspect);
         if (entry) entries.push(entry);
       }),
@@ -87,7 +86,7 @@ export class DockerSync {
    */
   refresh(id: string, signal?: AbortSignal): Promise<BerthRecord | undefined> {
     return this.#perId.run(id, async () => {
-      const inspect = await this.#inspect(id, signal);
+      const inspect = await this.#docker.findContainer(id, signal);
       if (!inspect) {
         const orphan = await this.#orphan(id);
         if (orphan) this.#store.upsert(orphan);
@@ -141,20 +140,16 @@ export class DockerSync {
     while (!signal.aborted) {
       const since = Date.now() / 1000;
       try {
-        const response = await this.#docker.send("GET", "/events", {
-          what: "follow engine events",
-          query: {
-            since: since.toFixed(3),
-            filters: JSON.stringify({ type: ["container"], ...this.#filter }),
-          },
+        const events = await this.#docker.events(
+          { since, filters: { type: ["container"], ...this.#filter } },
           signal,
-        });
+        );
         // Events are flowing from `since` on: a rebuild now cannot miss a transition.
         if (!synced) {
           await this.rebuild(signal);
           synced = true;
         }
-        for await (const event of jsonLines<EngineEvent>(response.body)) {
+        for await (const event of jsonLines<EngineEvent>(events)) {
           this.#onEvent(event);
         }
         synced = false;
@@ -174,19 +169,6 @@ export class DockerSync {
       this.refresh(id).catch((err: unknown) =>
         this.#log.warn({ id, err: messageOf(err) }, "could not refresh container after event"),
       );
-    }
-  }
-
-  async #inspect(id: string, signal?: AbortSignal): Promise<ContainerInspect | undefined> {
-    try {
-      return await this.#docker.json<ContainerInspect>(
-        "GET",
-        `/containers/${encodeURIComponent(id)}/json`,
-        { what: `inspect container ${id}`, signal },
-      );
-    } catch (err) {
-      if (err instanceof DockerError && err.kind === "NotFound") return undefined;
-      throw err;
     }
   }
 }

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import { messageOf } from "../errors.ts";
 import type { CommandOutcome } from "./command-status.ts";
-import { attachContainer, resizeContainer, type StreamingDocker } from "./docker-calls.ts";
 import { relayDockerConnection, serialResizer } from "./docker-relay.ts";
 import type { RemoteCommandStreams, StreamFlags } from "./remote-command.ts";
+import type { StreamingEngine } from "./streaming-engine.ts";
 
 export interface AttachSpec {
   containerId: string;
@@ -21,21 +21,20 @@ export interface AttachSpec {
  * detaches: the container is not touched.
  */
 export async function runAttachSession(
-  docker: StreamingDocker,
+  docker: StreamingEngine,
   spec: AttachSpec,
   io: RemoteCommandStreams,
   log: Logger,
 ): Promise<CommandOutcome> {
   const stdinAttached = spec.flags.stdin && spec.containerStdin;
   try {
-    const { socket, head } = await attachContainer(
-      docker,
+    const { socket, head } = await docker.attachContainer(
       spec.containerId,
       { stdin: stdinAttached, stdout: spec.flags.stdout, stderr: spec.flags.stderr },
       io.clientGone,
     );
     if (spec.containerTty) {
-      io.onResize(serialResizer((size) => resizeContainer(docker, spec.containerId, size), log));
+      io.onResize(serialResizer((size) => docker.resizeContainer(spec.containerId, size), log));
     }
     const onGone = () => socket.destroy();
     io.clientGone.addEventListener("abort", onGone, { once: true });

@@ -1,17 +1,10 @@
 import type { Logger } from "pino";
 import { messageOf } from "../errors.ts";
 import type { CommandOutcome } from "./command-status.ts";
-import {
-  createExec,
-  inspectExec,
-  resizeExec,
-  type StreamingDocker,
-  startExec,
-  waitExecExit,
-} from "./docker-calls.ts";
 import { relayDockerConnection, serialResizer } from "./docker-relay.ts";
 import { killProcessTree } from "./process-tree.ts";
 import { delay, type RemoteCommandStreams, type StreamFlags } from "./remote-command.ts";
+import { type StreamingEngine, waitExecExit } from "./streaming-engine.ts";
 
 export interface ExecSpec {
   containerId: string;
@@ -25,7 +18,7 @@ export interface ExecSpec {
  * killed on the host: Docker itself would leave them running.
  */
 export async function runExecSession(
-  docker: StreamingDocker,
+  docker: StreamingEngine,
   spec: ExecSpec,
   io: RemoteCommandStreams,
   log: Logger,
@@ -33,7 +26,7 @@ export async function runExecSession(
   const { flags } = spec;
   let execId: string | undefined;
   try {
-    execId = await createExec(docker, spec.containerId, {
+    execId = await docker.createExec(spec.containerId, {
       AttachStdin: flags.stdin,
       AttachStdout: flags.stdout,
       AttachStderr: flags.stderr && !flags.tty,
@@ -42,8 +35,8 @@ export async function runExecSession(
     });
     const id = execId;
     if (io.clientGone.aborted) return { kind: "error", message: "client went away" };
-    const { socket, head } = await startExec(docker, id, flags.tty, io.clientGone);
-    if (flags.tty) io.onResize(serialResizer((size) => resizeExec(docker, id, size), log));
+    const { socket, head } = await docker.startExec(id, flags.tty, io.clientGone);
+    if (flags.tty) io.onResize(serialResizer((size) => docker.resizeExec(id, size), log));
     const onGone = () => {
       log.info({ execId: id }, "exec client went away: killing the exec'd process");
       killExec(docker, id, log)
@@ -78,11 +71,11 @@ export async function runExecSession(
  * Kills an exec's process tree on the host, if it runs. An exec that has not started yet
  * (no exit code, no PID) may be about to: it is looked at again for a moment.
  */
-export async function killExec(docker: StreamingDocker, execId: string, log: Logger) {
+export async function killExec(docker: StreamingEngine, execId: string, log: Logger) {
   try {
     const deadline = Date.now() + 3_000;
     for (;;) {
-      const inspect = await inspectExec(docker, execId);
+      const inspect = await docker.inspectExec(execId);
       if (inspect.Running && inspect.Pid > 0) {
         await killProcessTree(inspect.Pid);
         return;

@@ -1,9 +1,9 @@
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { deadlineExceeded } from "../errors.ts";
-import { createExec, type StreamingDocker, startExec, waitExecExit } from "./docker-calls.ts";
 import { DockerStream, DockerStreamDemuxer } from "./docker-stream.ts";
 import { killExec } from "./exec-session.ts";
+import { type StreamingEngine, waitExecExit } from "./streaming-engine.ts";
 
 /**
  * Output kept per stream. The kubelet accepts CRI messages up to 16 MiB; both streams and a
@@ -57,15 +57,14 @@ export interface CommandOutput {
  * kill, and cri-dockerd leaves such processes running.
  */
 export async function runCommand(
-  docker: StreamingDocker,
+  docker: StreamingEngine,
   containerId: string,
   cmd: string[],
   timeoutSeconds: number,
   signal: AbortSignal,
   log: Logger,
 ): Promise<CommandOutput> {
-  const execId = await createExec(
-    docker,
+  const execId = await docker.createExec(
     containerId,
     { AttachStdout: true, AttachStderr: true, Tty: false, Cmd: cmd },
     signal,
@@ -78,7 +77,7 @@ export async function runCommand(
   const stderr = new BoundedOutput(EXEC_SYNC_OUTPUT_LIMIT);
   let socket: Socket | undefined;
   try {
-    const started = await startExec(docker, execId, false, stop);
+    const started = await docker.startExec(execId, false, stop);
     socket = started.socket;
     await collect(started.socket, started.head, stdout, stderr, stop);
   } catch (err) {

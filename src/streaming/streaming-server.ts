@@ -9,7 +9,6 @@ import { messageOf } from "../errors.ts";
 import { runAttachSession } from "./attach-session.ts";
 import { parseBindAddress, urlHost } from "./bind-address.ts";
 import type { CommandOutcome } from "./command-status.ts";
-import type { StreamingDocker } from "./docker-calls.ts";
 import { runExecSession } from "./exec-session.ts";
 import { hostDialer, NetnsDialer } from "./netns-dialer.ts";
 import { PORT_FORWARD_PROTOCOL, servePortForward } from "./port-forward-session.ts";
@@ -22,6 +21,7 @@ import {
 } from "./remote-command-websocket.ts";
 import { RequestCache } from "./request-cache.ts";
 import { SpdyConnection } from "./spdy-connection.ts";
+import type { StreamingEngine } from "./streaming-engine.ts";
 
 /** A streaming request as the RPC validated it, cached under its token. */
 export type StreamingRequest =
@@ -40,7 +40,7 @@ export interface StreamingServerOptions {
   bindAddress: string;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string } | undefined;
-  docker: StreamingDocker;
+  docker: StreamingEngine;
   log: Logger;
   /** How long a client has to open a session's streams (upstream: 30 s). */
   streamCreationTimeoutMs?: number;

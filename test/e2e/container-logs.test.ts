@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,11 +45,7 @@ before(async () => {
 after(async () => {
   await Promise.all(writers.map((writer) => writer.stop()));
   const left = await docker.listContainers({ label: [`${LABEL}=logs`] });
-  await Promise.all(
-    left.map((c) =>
-      docker.call("DELETE", `/containers/${c.Id}`, { what: "remove", query: { force: true } }),
-    ),
-  );
+  await Promise.all(left.map((c) => docker.removeContainer(c.Id)));
   await docker.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -61,21 +58,24 @@ async function createContainer(script: string, options: { tty?: boolean } = {}):
     Labels: { [LABEL]: "logs" },
     HostConfig: { LogConfig: CONTAINER_LOG_CONFIG },
   };
-  const { Id } = await docker.json<{ Id: string }>("POST", "/containers/create", {
-    what: "create container",
-    body,
-  });
+  const { Id } = await docker.createContainer(`berth-test-logs-${randomUUID()}`, body);
   return Id;
 }
 
-const startContainer = (id: string) =>
-  docker.call("POST", `/containers/${id}/start`, { what: "start container" });
+const startContainer = (id: string) => docker.startContainer(id);
 
-const waitExit = (id: string) =>
-  docker.json<{ StatusCode: number }>("POST", `/containers/${id}/wait`, { what: "wait" });
+async function waitExit(id: string): Promise<{ StatusCode: number }> {
+  let code = -1;
+  await waitFor("the container to exit", async () => {
+    const inspect = await docker.findContainer(id);
+    if (!inspect || inspect.State.Running) return false;
+    code = inspect.State.ExitCode;
+    return true;
+  });
+  return { StatusCode: code };
+}
 
-const killContainer = (id: string) =>
-  docker.call("POST", `/containers/${id}/kill`, { what: "kill container" });
+const killContainer = (id: string) => docker.killContainer(id, "KILL");
 
 async function startWriter(id: string, path: string): Promise<ContainerLogWriter> {
   const writer = await ContainerLogWriter.start({
@@ -361,7 +361,7 @@ describe("container logs in the CRI format", () => {
     await startContainer(id);
     const writer = await startWriter(id, path);
     await waitFor("some lines", async () => (await countLines(path)) >= 4);
-    await docker.call("DELETE", `/containers/${id}`, { what: "remove", query: { force: true } });
+    await docker.removeContainer(id);
     assert.equal(await writer.drained(10_000), true);
     assert.equal(writer.outcome, "removed");
   });

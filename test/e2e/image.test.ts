@@ -25,17 +25,14 @@ async function removePullable(): Promise<void> {
 
 /** Docker's own record of pulls of a reference since a moment, from the engine's events. */
 async function pullEvents(ref: string, since: number): Promise<number> {
-  const response = await docker.send("GET", "/events", {
-    what: "events",
-    query: {
-      // Seconds with a fraction: whole seconds would count an earlier test's pull too.
-      since: (since / 1000).toFixed(3),
-      until: Math.ceil(Date.now() / 1000) + 1,
-      filters: JSON.stringify({ type: ["image"], event: ["pull"] }),
-    },
+  const events = await docker.events({
+    // Seconds with a fraction: whole seconds would count an earlier test's pull too.
+    since: since / 1000,
+    until: Math.ceil(Date.now() / 1000) + 1,
+    filters: { type: ["image"], event: ["pull"] },
   });
   let count = 0;
-  for await (const event of jsonLines<{ id?: string }>(response.body)) {
+  for await (const event of jsonLines<{ id?: string }>(events)) {
     if (event.id === ref) count++;
   }
   return count;
@@ -286,10 +283,9 @@ describe("RemoveImage", () => {
 
   test("refuses, clearly, to remove an image a container uses", async () => {
     const { imageRef } = await berth.client.image.pullImage({ image: { image: plainRef } });
-    const created = await docker.json<{ Id: string }>("POST", "/containers/create", {
-      what: "create container",
-      query: { name: `berth-test-image-user-${process.pid}` },
-      body: { Image: imageRef, Cmd: ["true"] },
+    const created = await docker.createContainer(`berth-test-image-user-${process.pid}`, {
+      Image: imageRef,
+      Cmd: ["true"],
     });
     try {
       await expectCode(
@@ -299,10 +295,7 @@ describe("RemoveImage", () => {
       );
       assert.ok(await docker.findImage(imageRef), "the image is still there");
     } finally {
-      await docker.call("DELETE", `/containers/${created.Id}`, {
-        what: "remove container",
-        query: { force: true },
-      });
+      await docker.removeContainer(created.Id);
     }
   });
 });

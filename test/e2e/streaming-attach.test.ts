@@ -54,7 +54,7 @@ function waitFor(
 
 describe("attach over SPDY", () => {
   test("to a shell with stdin (no tty): input reaches it, output comes back, stdin EOF ends it", async () => {
-    const id = await runContainer(fx.docker.client, {
+    const id = await runContainer(fx.docker, {
       Cmd: ["sh"],
       OpenStdin: true,
       StdinOnce: true,
@@ -74,7 +74,7 @@ describe("attach over SPDY", () => {
   });
 
   test("to a tty container: resize reaches the terminal", async () => {
-    const id = await runContainer(fx.docker.client, {
+    const id = await runContainer(fx.docker, {
       Cmd: ["sh"],
       OpenStdin: true,
       Tty: true,
@@ -97,7 +97,7 @@ describe("attach over SPDY", () => {
   });
 
   test("a client leaving only detaches: the container keeps running", async () => {
-    const id = await runContainer(fx.docker.client, {
+    const id = await runContainer(fx.docker, {
       Cmd: ["sh", "-c", "while true; do echo tick; sleep 0.2; done"],
     });
     const url = await attachUrl({ containerId: id, stdout: true, stderr: true });
@@ -109,7 +109,7 @@ describe("attach over SPDY", () => {
   });
 
   test("Attach RPC: a stopped container is FAILED_PRECONDITION, an unknown one NOT_FOUND", async () => {
-    const stopped = await runContainer(fx.docker.client, { Cmd: ["true"] });
+    const stopped = await runContainer(fx.docker, { Cmd: ["true"] });
     await eventually(async () => !(await fx.lookup.container(stopped))?.running);
     await assert.rejects(attachUrl({ containerId: stopped, stdout: true }), (e) =>
       isErrorKind(e, "FailedPrecondition"),

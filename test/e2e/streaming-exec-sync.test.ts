@@ -19,7 +19,7 @@ let container: string;
 
 before(async () => {
   fx = await startStreaming();
-  container = await runSandbox(fx.docker.client);
+  container = await runSandbox(fx.docker);
 });
 after(async () => {
   await fx.stop();

@@ -28,7 +28,7 @@ let sandbox: string;
 
 before(async () => {
   fx = await startStreaming();
-  sandbox = await runSandbox(fx.docker.client);
+  sandbox = await runSandbox(fx.docker);
 });
 after(async () => {
   await fx.stop();
@@ -72,7 +72,7 @@ describe("Exec RPC", () => {
     await assert.rejects(call({ containerId: "f".repeat(64), stdout: true }), (e) =>
       isErrorKind(e, "NotFound"),
     );
-    const stopped = await runContainer(fx.docker.client, { Cmd: ["true"] });
+    const stopped = await runContainer(fx.docker, { Cmd: ["true"] });
     await eventually(async () => !(await fx.lookup.container(stopped))?.running);
     await assert.rejects(call({ containerId: stopped, stdout: true }), (e) =>
       isErrorKind(e, "FailedPrecondition"),

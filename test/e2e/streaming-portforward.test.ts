@@ -39,7 +39,7 @@ let sandbox: string;
  */
 before(async () => {
   fx = await startStreaming();
-  sandbox = await runContainer(fx.docker.client, {
+  sandbox = await runContainer(fx.docker, {
     Cmd: ["sleep", "3600"],
     HostConfig: {
       NetworkMode: "none",
@@ -58,11 +58,9 @@ before(async () => {
     "touch /tmp/ready",
     "exec sleep 3600",
   ].join("\n");
-  const app = await runInSandbox(fx.docker.client, sandbox, ["sh", "-c", setup]);
+  const app = await runInSandbox(fx.docker, sandbox, ["sh", "-c", setup]);
   const ready = await eventually(async () => {
-    const r = await fx.docker.client
-      .json<{ State: { Running: boolean } }>("GET", `/containers/${app}/json`, { what: "inspect" })
-      .catch(() => undefined);
+    const r = await fx.docker.findContainer(app).catch(() => undefined);
     if (!r?.State.Running) return false;
     const probe = await connect();
     const result = await forwardOnce(probe, 8080, 0, "GET /v4 HTTP/1.0\r\n\r\n").catch(
@@ -229,7 +227,7 @@ describe("port-forward into a host-network pod", () => {
   after(() => hostServer.close());
 
   test("connects on the host's own loopback", async () => {
-    const hostSandbox = await runSandbox(fx.docker.client, true);
+    const hostSandbox = await runSandbox(fx.docker, true);
     const client = await connect(hostSandbox);
     const result = await forwardOnce(client, hostPort, 0, "");
     assert.equal(result.data.toString(), "from-the-host\n");
@@ -240,7 +238,7 @@ describe("port-forward into a host-network pod", () => {
 describe("PortForward RPC", () => {
   test("an unknown sandbox is NOT_FOUND, a stopped one FAILED_PRECONDITION", async () => {
     await assert.rejects(forwardUrl("e".repeat(64)), (e) => isErrorKind(e, "NotFound"));
-    const stopped = await runContainer(fx.docker.client, {
+    const stopped = await runContainer(fx.docker, {
       Cmd: ["true"],
       HostConfig: { NetworkMode: "none" },
     });

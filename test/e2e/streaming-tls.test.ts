@@ -45,7 +45,7 @@ before(async () => {
     bindAddress: "[::1]:0",
     tls: { certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem") },
   });
-  sandbox = await runSandbox(fx.docker.client);
+  sandbox = await runSandbox(fx.docker);
 });
 after(async () => {
   await fx.stop();

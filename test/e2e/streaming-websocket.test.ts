@@ -25,7 +25,7 @@ let sandbox: string;
 
 before(async () => {
   fx = await startStreaming();
-  sandbox = await runSandbox(fx.docker.client);
+  sandbox = await runSandbox(fx.docker);
 });
 after(async () => {
   await fx.stop();
@@ -178,7 +178,7 @@ describe("exec over websocket", () => {
 
 describe("port-forward over the websocket tunnel (SPDY/3.1+portforward.k8s.io)", () => {
   test("carries a SPDY session in binary messages", async () => {
-    await runInSandbox(fx.docker.client, sandbox, [
+    await runInSandbox(fx.docker, sandbox, [
       "sh",
       "-c",
       "mkdir -p /www; echo tunnelled > /www/t; exec httpd -f -p 127.0.0.1:8080 -h /www",

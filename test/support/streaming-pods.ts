@@ -1,11 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { pino } from "pino";
 import type { DockerClient } from "../../src/docker/client.ts";
 import { parseDockerEndpoint } from "../../src/docker/endpoint.ts";
 import type { ContainerCreateBody } from "../../src/docker/types.ts";
 import type { CallContext } from "../../src/server/call-context.ts";
-import type { StreamingDocker } from "../../src/streaming/docker-calls.ts";
-import { DockerStreamingLookup } from "../../src/streaming/streaming-lookup.ts";
+import type { StreamingEngine } from "../../src/streaming/streaming-engine.ts";
+import type {
+  StreamingContainer,
+  StreamingLookup,
+  StreamingSandbox,
+} from "../../src/streaming/streaming-lookup.ts";
 import {
   StreamingServer,
   type StreamingServerOptions,
@@ -21,15 +26,8 @@ export const TEST_LABEL = "io.berth.test";
 export const TEST_LABEL_VALUE = "streaming";
 export const BUSYBOX = "berth-test/busybox:1.0";
 
-export function streamingDocker(): StreamingDocker & { client: DockerClient } {
-  return {
-    client: testDocker(),
-    endpoint: parseDockerEndpoint({
-      host: process.env.DOCKER_HOST || "unix:///var/run/docker.sock",
-      tlsVerify: false,
-      certPath: undefined,
-    }),
-  };
+export function streamingDocker(): DockerClient {
+  return testDocker();
 }
 
 export const silentLog = pino({ level: process.env.BERTH_TEST_LOG ?? "silent" });
@@ -46,15 +44,12 @@ export async function runContainer(
   docker: DockerClient,
   body: Partial<ContainerCreateBody> & { Cmd: string[] },
 ): Promise<string> {
-  const created = await docker.json<{ Id: string }>("POST", "/containers/create", {
-    what: "create test container",
-    body: {
-      Image: BUSYBOX,
-      ...body,
-      Labels: { [TEST_LABEL]: TEST_LABEL_VALUE, ...body.Labels },
-    },
+  const created = await docker.createContainer(`berth-test-streaming-${randomUUID()}`, {
+    Image: BUSYBOX,
+    ...body,
+    Labels: { [TEST_LABEL]: TEST_LABEL_VALUE, ...body.Labels },
   });
-  await docker.call("POST", `/containers/${created.Id}/start`, { what: "start test container" });
+  await docker.startContainer(created.Id);
   return created.Id;
 }
 
@@ -83,12 +78,7 @@ export function runInSandbox(
 export async function removeAll(docker: DockerClient): Promise<void> {
   const list = await docker.listContainers({ label: [`${TEST_LABEL}=${TEST_LABEL_VALUE}`] });
   for (const c of list) {
-    await docker
-      .call("DELETE", `/containers/${c.Id}`, {
-        what: "remove test container",
-        query: { force: true, v: true },
-      })
-      .catch(() => {});
+    await docker.removeContainer(c.Id).catch(() => {});
   }
 }
 
@@ -146,8 +136,43 @@ export async function startStreaming(
     deps: { server, lookup },
     stop: async () => {
       await server.stop();
-      await removeAll(docker.client);
-      await docker.client.close();
+      await removeAll(docker);
+      await docker.close();
     },
   };
+}
+
+/**
+ * The lookup straight from `docker inspect`: a sandbox is the pod's pause container, whose
+ * process holds the pod's network namespace.
+ */
+export class DockerStreamingLookup implements StreamingLookup {
+  readonly #docker: Pick<StreamingEngine, "findContainer">;
+
+  constructor(docker: Pick<StreamingEngine, "findContainer">) {
+    this.#docker = docker;
+  }
+
+  async container(id: string, signal?: AbortSignal): Promise<StreamingContainer | undefined> {
+    const inspect = await this.#docker.findContainer(id, signal);
+    if (!inspect) return undefined;
+    return {
+      id: inspect.Id,
+      running: inspect.State.Running && !inspect.State.Restarting,
+      tty: inspect.Config.Tty === true,
+      stdin: inspect.Config.OpenStdin === true,
+    };
+  }
+
+  async sandbox(id: string, signal?: AbortSignal): Promise<StreamingSandbox | undefined> {
+    const inspect = await this.#docker.findContainer(id, signal);
+    if (!inspect) return undefined;
+    const running = inspect.State.Running && inspect.State.Pid > 0;
+    return {
+      id: inspect.Id,
+      ready: running,
+      netnsPath:
+        inspect.HostConfig.NetworkMode === "host" ? undefined : `/proc/${inspect.State.Pid}/ns/net`,
+    };
+  }
 }

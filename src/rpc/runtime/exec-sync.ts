@@ -1,14 +1,14 @@
 import { invalidArgument } from "../../errors.ts";
 import type { RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
-import type { StreamingDocker } from "../../streaming/docker-calls.ts";
 import { runCommand } from "../../streaming/exec-sync.ts";
+import type { StreamingEngine } from "../../streaming/streaming-engine.ts";
 import type { StreamingLookup } from "../../streaming/streaming-lookup.ts";
 import { runningContainer } from "./streaming-request.ts";
 
 /** ExecSync: the command's output and exit code, killed on the host when it times out. */
 export function execSync(deps: {
-  docker: StreamingDocker;
+  docker: StreamingEngine;
   lookup: StreamingLookup;
 }): ServiceHandlers<typeof RuntimeService>["execSync"] {
   return async (request, { signal, log }) => {

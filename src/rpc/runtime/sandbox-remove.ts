@@ -14,10 +14,9 @@ export function sandboxRemove(
   return async (request, { signal }) => {
     if (request.podSandboxId === "") throw invalidArgument("pod_sandbox_id is empty");
     const sandbox = s.store.sandbox(request.podSandboxId);
-    if (!sandbox) {
-      // A checkpoint without a container (the engine lost it): still release its network.
-      return {};
-    }
+    // The store holds every sandbox berth knows of, those whose pause container the engine
+    // lost included (their network is released below): an id it lacks has nothing to remove.
+    if (!sandbox) return {};
     await s.sandboxLocks.run(sandbox.id, () => removeSandbox(s, sandbox, signal));
     return {};
   };

@@ -1,6 +1,5 @@
 import { toJsonString } from "@bufbuild/protobuf";
-import { DockerError } from "../../docker/errors.ts";
-import { invalidArgument, messageOf } from "../../errors.ts";
+import { failedPrecondition, invalidArgument, messageOf } from "../../errors.ts";
 import {
   NamespaceMode,
   type PodSandboxConfig,
@@ -187,8 +186,7 @@ async function ensurePauseImage(s: Services, signal: AbortSignal): Promise<void>
   try {
     await s.puller.pull(ref, undefined, signal);
   } catch (err) {
-    throw new DockerError(
-      "FailedPrecondition",
+    throw failedPrecondition(
       `pause image ${s.config.podInfraContainerImage} is absent and could not be pulled (${messageOf(err)}); run berth's setup (npm start) to build it locally`,
     );
   }
