@@ -113,16 +113,15 @@ async function main(): Promise<number> {
     engine,
     store,
     sync,
-    checkpoints,
     startFailures,
     podNetwork,
     netns: new NetnsPins(config.rootDir),
     logs,
-    events: new ContainerEvents(store, checkpoints, images, log),
+    events: new ContainerEvents(store, images, log),
     stats,
     streaming: {
       server: streamingServer,
-      lookup: new StoreStreamingLookup(store, checkpoints),
+      lookup: new StoreStreamingLookup(store),
       docker,
     },
     // Detected once the engine first answers; a failed detection is retried next time.

@@ -11,7 +11,6 @@ import { toCriContainerStatus } from "../runtime/container-convert.ts";
 import { sandboxState, toPodSandboxStatus } from "../runtime/sandbox-convert.ts";
 import type { BerthRecord } from "../store/from-docker.ts";
 import type { ContainerRecord, SandboxRecord } from "../store/records.ts";
-import type { SandboxCheckpoints } from "../store/sandbox-checkpoint.ts";
 import type { StateStore, StoreChange } from "../store/state-store.ts";
 import { nowNanos } from "../util/time.ts";
 import { eventsBetween, eventsForTransition, type Phase, phaseOf } from "./event-kinds.ts";
@@ -36,7 +35,6 @@ interface Subscriber {
  */
 export class ContainerEvents {
   readonly #store: StateStore;
-  readonly #checkpoints: SandboxCheckpoints;
   readonly #images: ImageLookup;
   readonly #log: Logger;
   readonly #subscribers = new Set<Subscriber>();
@@ -45,14 +43,8 @@ export class ContainerEvents {
   /** A sandbox's phase includes its network: STARTED only once the pod is READY. */
   readonly #sandboxPhases = new Map<string, Phase>();
 
-  constructor(
-    store: StateStore,
-    checkpoints: SandboxCheckpoints,
-    images: ImageLookup,
-    log: Logger,
-  ) {
+  constructor(store: StateStore, images: ImageLookup, log: Logger) {
     this.#store = store;
-    this.#checkpoints = checkpoints;
     this.#images = images;
     this.#log = log;
     store.subscribe((change) => this.#onChange(change));
@@ -120,10 +112,9 @@ export class ContainerEvents {
       return eventsForTransition(previous?.record.process, entry.record.process);
     }
     const sandbox = entry.record;
-    const network = await this.#checkpoints.read(sandbox.id);
     const before = this.#sandboxPhases.get(sandbox.id);
     let phase = phaseOf(sandbox.process);
-    if (phase === "running" && sandboxState(sandbox, network) !== PodSandboxState.SANDBOX_READY) {
+    if (phase === "running" && sandboxState(sandbox) !== PodSandboxState.SANDBOX_READY) {
       // Not READY yet (network being attached), or no longer (network released by a stop).
       phase = before === "running" || before === "exited" ? "exited" : "created";
     }
@@ -153,9 +144,7 @@ export class ContainerEvents {
     );
     let podSandboxStatus: ReturnType<typeof toPodSandboxStatus> | undefined;
     if (sandbox) {
-      const network =
-        deleted && entry.kind === "sandbox" ? undefined : await this.#checkpoints.read(sandbox.id);
-      podSandboxStatus = toPodSandboxStatus(sandbox, sandboxState(sandbox, network), network);
+      podSandboxStatus = toPodSandboxStatus(sandbox, sandboxState(sandbox));
     }
     return { containerId: entry.record.id, podSandboxStatus, containersStatuses: statuses };
   }

@@ -12,7 +12,6 @@ import type { HostLimits } from "../runtime/host-limits.ts";
 import type { RuntimeSettings } from "../runtime/runtime-settings.ts";
 import type { StatsCollector } from "../stats/stats-collector.ts";
 import type { DockerSync } from "../store/docker-sync.ts";
-import type { SandboxCheckpoints } from "../store/sandbox-checkpoint.ts";
 import type { StartFailures } from "../store/start-failures.ts";
 import type { StateStore } from "../store/state-store.ts";
 import type { StreamingEngine } from "../streaming/streaming-engine.ts";
@@ -33,7 +32,6 @@ export interface Services {
   engine: EngineFactsCache;
   store: StateStore;
   sync: DockerSync;
-  checkpoints: SandboxCheckpoints;
   startFailures: StartFailures;
   podNetwork: PodNetwork;
   netns: NetnsPins;

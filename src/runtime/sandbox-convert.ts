@@ -1,9 +1,8 @@
 import { NamespaceMode, type PodSandboxFilter, PodSandboxState } from "../gen/runtime/v1/api_pb.js";
 import type { SandboxRecord } from "../store/records.ts";
-import type { SandboxNetworkState } from "../store/sandbox-checkpoint.ts";
 
 /** Host network is decided by the pod spec and nothing else. */
-export function isHostNetwork(record: SandboxRecord): boolean {
+export function isHostNetwork(record: Pick<SandboxRecord, "config">): boolean {
   return record.config.linux?.securityContext?.namespaceOptions?.network === NamespaceMode.NODE;
 }
 
@@ -12,13 +11,12 @@ export function isHostNetwork(record: SandboxRecord): boolean {
  * a sandbox whose network was torn down (or never finished) must not be reused.
  */
 export function sandboxState(
-  record: SandboxRecord,
-  network: Pick<SandboxNetworkState, "ready"> | undefined,
+  record: Pick<SandboxRecord, "config" | "process" | "network">,
 ): PodSandboxState {
   const running = record.process.status === "running";
   if (!running) return PodSandboxState.SANDBOX_NOTREADY;
   if (isHostNetwork(record)) return PodSandboxState.SANDBOX_READY;
-  return network?.ready ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
+  return record.network?.ready ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
 }
 
 export function toPodSandbox(record: SandboxRecord, state: PodSandboxState) {
@@ -33,12 +31,8 @@ export function toPodSandbox(record: SandboxRecord, state: PodSandboxState) {
   };
 }
 
-export function toPodSandboxStatus(
-  record: SandboxRecord,
-  state: PodSandboxState,
-  network: SandboxNetworkState | undefined,
-) {
-  const ips = state === PodSandboxState.SANDBOX_READY && network ? network.ips : [];
+export function toPodSandboxStatus(record: SandboxRecord, state: PodSandboxState) {
+  const ips = state === PodSandboxState.SANDBOX_READY && record.network ? record.network.ips : [];
   const options = record.config.linux?.securityContext?.namespaceOptions;
   return {
     ...toPodSandbox(record, state),

@@ -1,5 +1,4 @@
 import { PodSandboxState } from "../gen/runtime/v1/api_pb.js";
-import type { SandboxCheckpoints } from "../store/sandbox-checkpoint.ts";
 import type { StateStore } from "../store/state-store.ts";
 import type {
   StreamingContainer,
@@ -14,11 +13,9 @@ import { isHostNetwork, sandboxState } from "./sandbox-convert.ts";
  */
 export class StoreStreamingLookup implements StreamingLookup {
   readonly #store: StateStore;
-  readonly #checkpoints: SandboxCheckpoints;
 
-  constructor(store: StateStore, checkpoints: SandboxCheckpoints) {
+  constructor(store: StateStore) {
     this.#store = store;
-    this.#checkpoints = checkpoints;
   }
 
   async container(id: string): Promise<StreamingContainer | undefined> {
@@ -35,10 +32,10 @@ export class StoreStreamingLookup implements StreamingLookup {
   async sandbox(id: string): Promise<StreamingSandbox | undefined> {
     const record = this.#store.sandbox(id);
     if (!record) return undefined;
-    const network = await this.#checkpoints.read(record.id);
+    const network = record.network;
     return {
       id: record.id,
-      ready: sandboxState(record, network) === PodSandboxState.SANDBOX_READY,
+      ready: sandboxState(record) === PodSandboxState.SANDBOX_READY,
       netnsPath: isHostNetwork(record)
         ? undefined
         : network?.netnsPath || `/proc/${record.process.pid}/ns/net`,

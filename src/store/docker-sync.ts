@@ -6,7 +6,7 @@ import { jsonLines } from "../util/json-lines.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { type BerthRecord, orphanSandboxOf, recordOf } from "./from-docker.ts";
 import { instanceFilter } from "./labels.ts";
-import type { SandboxCheckpoints } from "./sandbox-checkpoint.ts";
+import type { SandboxCheckpoints, SandboxNetworkState } from "./sandbox-checkpoint.ts";
 import type { StartFailures } from "./start-failures.ts";
 import type { StateStore } from "./state-store.ts";
 
@@ -66,7 +66,7 @@ export class DockerSync {
     await Promise.all(
       summaries.map(async (summary) => {
         const inspect = await this.#docker.findContainer(summary.Id, signal);
-        const entry = inspect && this.#recordOf(inspect);
+        const entry = inspect && (await this.#recordOf(inspect));
         if (entry) entries.push(entry);
       }),
     );
@@ -93,23 +93,46 @@ export class DockerSync {
         else this.#store.delete(id);
         return orphan;
       }
-      const entry = this.#recordOf(inspect);
+      const entry = await this.#recordOf(inspect);
       if (entry) this.#store.upsert(entry);
       return entry;
     });
   }
 
   /**
-   * Drops a record once berth removed its container and checkpoint, after any refresh of the
-   * same id still in flight (which could otherwise bring it back).
+   * The one way a sandbox's network state changes: persisted in its checkpoint first, then
+   * the store's record replaced, which announces the change (READY follows the network).
    */
-  forget(id: string): Promise<void> {
-    return this.#perId.run(id, async () => this.#store.delete(id));
+  saveNetwork(id: string, network: SandboxNetworkState): Promise<void> {
+    return this.#perId.run(id, async () => {
+      await this.#checkpoints.write(id, network);
+      const record = this.#store.sandbox(id);
+      if (record?.id === id)
+        this.#store.upsert({ kind: "sandbox", record: { ...record, network } });
+    });
   }
 
-  /** berth's record of a container, with a start failure the engine never saw. */
-  #recordOf(inspect: ContainerInspect): BerthRecord | undefined {
+  /**
+   * Drops a record and a sandbox's checkpoint once berth removed the container, after any
+   * refresh of the same id still in flight (which could otherwise bring it back).
+   */
+  forget(id: string): Promise<void> {
+    return this.#perId.run(id, async () => {
+      await this.#checkpoints.remove(id);
+      this.#store.delete(id);
+    });
+  }
+
+  /**
+   * berth's record of a container: a sandbox with its checkpointed network, a container with
+   * a start failure the engine never saw.
+   */
+  async #recordOf(inspect: ContainerInspect): Promise<BerthRecord | undefined> {
     const entry = recordOf(inspect);
+    if (entry?.kind === "sandbox") {
+      entry.record.network = await this.#checkpoints.read(entry.record.id);
+      return entry;
+    }
     if (entry?.kind !== "container" || entry.record.process.status !== "created") return entry;
     const failure = this.#startFailures?.get(entry.record.id);
     if (failure !== undefined) entry.record.process.error = failure;
@@ -120,7 +143,7 @@ export class DockerSync {
   async #orphan(id: string): Promise<BerthRecord | undefined> {
     if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
     const checkpoint = await this.#checkpoints.read(id);
-    const record = checkpoint && orphanSandboxOf(id, checkpoint.sandbox);
+    const record = checkpoint && orphanSandboxOf(id, checkpoint);
     return record ? { kind: "sandbox", record } : undefined;
   }
 

@@ -11,6 +11,7 @@ import {
   LABEL_USER_IMAGE,
 } from "./labels.ts";
 import type { ContainerRecord, ProcessState, SandboxRecord } from "./records.ts";
+import type { SandboxNetworkState } from "./sandbox-checkpoint.ts";
 
 export type BerthRecord =
   | { kind: "sandbox"; record: SandboxRecord }
@@ -52,6 +53,8 @@ export function recordOf(inspect: ContainerInspect): BerthRecord | undefined {
           runtimeHandler: labels[LABEL_RUNTIME_HANDLER] ?? "",
           createdAt,
           process,
+          // The checkpoint's, filled in by DockerSync: labels never carry it.
+          network: undefined,
         },
       };
     }
@@ -95,17 +98,19 @@ export function recordOf(inspect: ContainerInspect): BerthRecord | undefined {
  */
 export function orphanSandboxOf(
   id: string,
-  checkpoint: { configJson: string; name: string; runtimeHandler: string; createdAt: string },
+  network: SandboxNetworkState,
 ): SandboxRecord | undefined {
+  const saved = network.sandbox;
   try {
     return {
       id,
-      name: checkpoint.name,
-      config: fromJsonString(PodSandboxConfigSchema, checkpoint.configJson, {
+      name: saved.name,
+      config: fromJsonString(PodSandboxConfigSchema, saved.configJson, {
         ignoreUnknownFields: true,
       }),
-      runtimeHandler: checkpoint.runtimeHandler,
-      createdAt: BigInt(checkpoint.createdAt),
+      runtimeHandler: saved.runtimeHandler,
+      createdAt: BigInt(saved.createdAt),
+      network,
       process: {
         status: "gone",
         pid: 0,

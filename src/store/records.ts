@@ -1,4 +1,5 @@
 import type { ContainerConfig, PodSandboxConfig } from "../gen/runtime/v1/api_pb.js";
+import type { SandboxNetworkState } from "./sandbox-checkpoint.ts";
 
 /** What Docker says of a container's process, kept from the last inspection or event. */
 export interface ProcessState {
@@ -22,6 +23,11 @@ export interface SandboxRecord {
   runtimeHandler: string;
   createdAt: bigint;
   process: ProcessState;
+  /**
+   * The pod's network as its checkpoint holds it; undefined before the checkpoint exists.
+   * Changed only through DockerSync.saveNetwork, which persists it first.
+   */
+  network: SandboxNetworkState | undefined;
 }
 
 export interface ContainerRecord {

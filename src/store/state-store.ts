@@ -49,15 +49,6 @@ export class StateStore {
     this.#emit({ type: "delete", entry });
   }
 
-  /**
-   * Announces a record again without a change of its own: what subscribers derive from it
-   * changed elsewhere (a sandbox became READY once its network was attached).
-   */
-  touch(id: string): void {
-    const entry = this.#entry(id);
-    if (entry) this.#emit({ type: "upsert", entry, previous: entry });
-  }
-
   /** Replaces everything with a fresh view (a rebuild from Docker), emitting the differences. */
   replaceAll(entries: BerthRecord[]): void {
     const fresh = new Set(entries.map((entry) => entry.record.id));

@@ -47,7 +47,6 @@ export async function removeSandbox(
   }
   await ignoreNotFound(s.docker.removeContainer(sandbox.id, signal));
   await s.netns.unpin(sandbox.id);
-  await s.checkpoints.remove(sandbox.id);
   await s.sync.forget(sandbox.id);
 }
 
@@ -57,14 +56,14 @@ export async function removeSandbox(
  */
 export async function releaseNetwork(
   s: Services,
-  sandbox: Pick<SandboxRecord, "id" | "process">,
+  sandbox: Pick<SandboxRecord, "id" | "network">,
   signal: AbortSignal,
 ): Promise<void> {
-  const state = await s.checkpoints.read(sandbox.id);
+  const state = sandbox.network;
   if (!state) return;
   if (!state.attached || state.hostNetwork) {
     // Nothing to detach; a stopped sandbox is never READY again.
-    if (state.ready) await s.checkpoints.write(sandbox.id, { ...state, ready: false });
+    if (state.ready) await s.sync.saveNetwork(sandbox.id, { ...state, ready: false });
     return;
   }
   // The pinned namespace outlives the pause container, but not a reboot; without it the
@@ -75,6 +74,5 @@ export async function releaseNetwork(
     s.log.warn({ sandbox: sandbox.id, failure }, "network teardown step failed; teardown finished");
   }
   await s.netns.unpin(sandbox.id);
-  await s.checkpoints.write(sandbox.id, { ...state, attached: false, ready: false, ips: [] });
-  s.store.touch(sandbox.id);
+  await s.sync.saveNetwork(sandbox.id, { ...state, attached: false, ready: false, ips: [] });
 }

@@ -15,7 +15,7 @@ import { sendInPages } from "../stream-pages.ts";
 async function listSandboxes(s: Services, filter: PodSandboxFilter | undefined) {
   const items = [];
   for (const sandbox of s.store.sandboxes()) {
-    const state: PodSandboxState = sandboxState(sandbox, await s.checkpoints.read(sandbox.id));
+    const state: PodSandboxState = sandboxState(sandbox);
     if (matchesSandboxFilter(sandbox, state, filter)) items.push(toPodSandbox(sandbox, state));
   }
   return items;
@@ -29,7 +29,7 @@ export function sandboxList(s: Services): ServiceHandlers<typeof RuntimeService>
   return async (request) => {
     const items: Uint8Array[] = [];
     for (const sandbox of s.store.sandboxes()) {
-      const state = sandboxState(sandbox, await s.checkpoints.read(sandbox.id));
+      const state = sandboxState(sandbox);
       if (!matchesSandboxFilter(sandbox, state, request.filter)) continue;
       const cached = encodings.get(sandbox);
       if (cached && cached.state === state) {

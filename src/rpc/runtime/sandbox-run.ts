@@ -46,8 +46,7 @@ export function sandboxRun(s: Services): ServiceHandlers<typeof RuntimeService>[
     return s.sandboxLocks.run(`name:${name}`, async () => {
       const existing = findByName(s, name);
       if (existing) {
-        const network = await s.checkpoints.read(existing.id);
-        if (sandboxState(existing, network) === PodSandboxState.SANDBOX_READY) {
+        if (sandboxState(existing) === PodSandboxState.SANDBOX_READY) {
           s.log.info({ sandbox: existing.id, name }, "RunPodSandbox retried: existing sandbox");
           return { podSandboxId: existing.id };
         }
@@ -125,7 +124,7 @@ async function create(
       attached: !hostNetwork,
       ready: hostNetwork,
     };
-    await s.checkpoints.write(id, state);
+    await s.sync.saveNetwork(id, state);
     if (!hostNetwork) {
       const result = await s.podNetwork.attach(
         {
@@ -140,7 +139,7 @@ async function create(
         },
         signal,
       );
-      await s.checkpoints.write(id, {
+      await s.sync.saveNetwork(id, {
         ...state,
         cniNetwork: result.network,
         ifName: result.ifName,
@@ -148,7 +147,6 @@ async function create(
         ready: true,
       });
     }
-    s.store.touch(id);
     s.log.info({ sandbox: id, name, hostNetwork }, "pod sandbox ready");
     return id;
   } catch (err) {
@@ -166,7 +164,7 @@ async function rollback(s: Services, id: string, cause: unknown): Promise<void> 
       await removeSandbox(s, record, signal);
     } else {
       await s.docker.removeContainer(id, signal).catch(() => {});
-      await s.checkpoints.remove(id);
+      await s.sync.forget(id);
     }
     s.log.warn({ sandbox: id, cause: messageOf(cause) }, "RunPodSandbox failed; rolled back");
   } catch (err) {

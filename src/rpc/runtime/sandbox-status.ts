@@ -12,8 +12,7 @@ export function sandboxStatus(
   return async (request) => {
     if (request.podSandboxId === "") throw invalidArgument("pod_sandbox_id is empty");
     const sandbox = s.store.requireSandbox(request.podSandboxId);
-    const network = await s.checkpoints.read(sandbox.id);
-    const state = sandboxState(sandbox, network);
+    const state = sandboxState(sandbox);
     const info: Record<string, string> = {};
     if (request.verbose) {
       info.info = JSON.stringify(
@@ -21,14 +20,14 @@ export function sandboxStatus(
           pid: sandbox.process.pid,
           pauseContainer: { name: sandbox.name, status: sandbox.process.status },
           runtimeHandler: sandbox.runtimeHandler,
-          network: network ?? null,
+          network: sandbox.network ?? null,
           config: toJson(PodSandboxConfigSchema, sandbox.config),
         },
         (_key, value) => (typeof value === "bigint" ? value.toString() : value),
       );
     }
     return {
-      status: toPodSandboxStatus(sandbox, state, network),
+      status: toPodSandboxStatus(sandbox, state),
       info,
       timestamp: nowNanos(),
     };

@@ -10,15 +10,14 @@ import type { Services } from "../services.ts";
 export async function verifySandboxNetworks(s: Services, signal: AbortSignal): Promise<void> {
   for (const sandbox of [...s.store.sandboxes()]) {
     if (sandbox.process.status !== "running") continue;
-    const state = await s.checkpoints.read(sandbox.id);
+    const state = sandbox.network;
     if (!state?.ready || state.hostNetwork || !state.attached) continue;
     if (!(await s.netns.isPinned(state.netnsPath))) continue;
     try {
       const broken = await s.podNetwork.verify(sandbox.id, state, signal);
       if (broken === undefined) continue;
       s.log.warn({ sandbox: sandbox.id, broken }, "pod network failed CNI CHECK: sandbox NOTREADY");
-      await s.checkpoints.write(sandbox.id, { ...state, ready: false });
-      s.store.touch(sandbox.id);
+      await s.sync.saveNetwork(sandbox.id, { ...state, ready: false });
     } catch (err) {
       s.log.warn({ sandbox: sandbox.id, err: messageOf(err) }, "could not check the pod network");
     }

@@ -72,6 +72,7 @@ function sandbox(id: string, pid: number, options: { parent?: string; host?: boo
     runtimeHandler: "",
     createdAt: 0n,
     process: running(pid),
+    network: undefined,
   };
   return record;
 }
