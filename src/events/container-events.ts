@@ -92,7 +92,7 @@ export class ContainerEvents {
       .then(async () => {
         const types = await this.#eventTypes(entry, previous, deleted);
         if (types.length === 0) return;
-        const base = await this.#payload(entry, deleted);
+        const base = await this.#payload(entry);
         for (const type of types)
           this.#publish({ ...base, containerEventType: type, createdAt: at });
       })
@@ -129,7 +129,7 @@ export class ContainerEvents {
     );
   }
 
-  async #payload(entry: BerthRecord, deleted: boolean) {
+  async #payload(entry: BerthRecord) {
     const sandbox: SandboxRecord | undefined =
       entry.kind === "sandbox" ? entry.record : this.#store.sandbox(entry.record.sandboxId);
     const containers: ContainerRecord[] = sandbox ? this.#store.containersOf(sandbox.id) : [];

@@ -15,16 +15,13 @@ import {
   type DeviceRequest,
   type PodFiles,
 } from "./mounts-spec.ts";
+import { checkUserNamespace, modeName } from "./namespace-spec.ts";
 import { cgroupParentFor, resourceSettings } from "./resources-spec.ts";
 import {
-  appArmorProfileOf,
-  appArmorSecurityOpts,
   capabilitySettings,
+  confinementSecurityOpts,
   groupAddOf,
   privilegedSettings,
-  seccompProfileOf,
-  seccompSecurityOpts,
-  selinuxSecurityOpts,
   userOf,
 } from "./security-spec.ts";
 
@@ -75,10 +72,6 @@ export interface SpecResult<T> {
 }
 
 const PREFIX = "linux.security_context";
-
-function modeName(mode: NamespaceMode): string {
-  return NamespaceMode[mode] ?? String(mode);
-}
 
 /**
  * The Docker name of a CRI stop signal: enum names with PLUS/MINUS spelled as Docker and
@@ -153,12 +146,7 @@ function namespaceSettings(
   // A container always lives in its pod's network namespace, whatever its own option says:
   // critest creates host-network pods' containers with no namespace options at all, and
   // containerd and dockershim follow the sandbox too.
-  const usernsMode = ns?.usernsOptions?.mode;
-  if (usernsMode !== undefined && usernsMode !== NamespaceMode.NODE) {
-    throw invalidArgument(
-      `${field}.userns_options.mode: ${modeName(usernsMode)} is not supported: berth runs no user namespaces`,
-    );
-  }
+  checkUserNamespace(ns?.usernsOptions?.mode, field);
   const sandbox = `container:${sandboxId}`;
   const result: Pick<HostConfig, "NetworkMode" | "IpcMode" | "PidMode" | "UTSMode"> = {
     NetworkMode: sandbox,
@@ -258,11 +246,7 @@ export function buildContainerCreateBody(input: ContainerSpecInput): SpecResult<
     hostConfig.ReadonlyPaths = [];
   } else {
     Object.assign(hostConfig, capabilitySettings(sc?.capabilities, limits, PREFIX));
-    securityOpt.push(
-      ...seccompSecurityOpts(seccompProfileOf(sc, PREFIX), limits, input.localhostProfiles),
-      ...appArmorSecurityOpts(appArmorProfileOf(sc, PREFIX), limits),
-      ...selinuxSecurityOpts(sc?.selinuxOptions),
-    );
+    securityOpt.push(...confinementSecurityOpts(sc, PREFIX, limits, input.localhostProfiles));
     // Sent even when empty: Docker fills in its own list when the field is absent, while the
     // kubelet always sends the paths it wants (an empty list for procMount: Unmasked), and
     // containerd likewise treats empty as none (checked: `[]` masks nothing on Docker 20.10).

@@ -2,17 +2,14 @@ import type { ContainerCreateBody, HostConfig } from "../docker/types.ts";
 import { invalidArgument } from "../errors.ts";
 import { NamespaceMode, type PodSandboxConfig } from "../gen/runtime/v1/api_pb.js";
 import type { HostLimits } from "./host-limits.ts";
+import { checkUserNamespace, modeName } from "./namespace-spec.ts";
 import { cgroupParentFor } from "./resources-spec.ts";
 import {
-  appArmorProfileOf,
-  appArmorSecurityOpts,
   clampOomScoreAdj,
+  confinementSecurityOpts,
   groupAddOf,
   privilegedSettings,
   SANDBOX_OOM_SCORE_ADJ,
-  seccompProfileOf,
-  seccompSecurityOpts,
-  selinuxSecurityOpts,
   userOf,
 } from "./security-spec.ts";
 
@@ -42,10 +39,6 @@ export interface SandboxSpecInput {
 }
 
 const PREFIX = "linux.security_context";
-
-function modeName(mode: NamespaceMode): string {
-  return NamespaceMode[mode] ?? String(mode);
-}
 
 /**
  * The pause container. It owns the pod's namespaces:
@@ -77,7 +70,7 @@ export function buildSandboxCreateBody(input: SandboxSpecInput): ContainerCreate
   if (pid === NamespaceMode.TARGET) {
     throw invalidArgument(`${PREFIX}.namespace_options.pid: TARGET is not valid for a pod sandbox`);
   }
-  checkUserNamespace(ns?.usernsOptions?.mode);
+  checkUserNamespace(ns?.usernsOptions?.mode, `${PREFIX}.namespace_options`);
   const hostNetwork = network === NamespaceMode.NODE;
   const hostIpc = ipc === NamespaceMode.NODE;
 
@@ -127,13 +120,7 @@ export function buildSandboxCreateBody(input: SandboxSpecInput): ContainerCreate
     securityOpt.push(...privileged.SecurityOpt);
   } else {
     securityOpt.push(
-      ...seccompSecurityOpts(
-        seccompProfileOf(sc, PREFIX),
-        limits,
-        input.localhostProfiles ?? new Map(),
-      ),
-      ...appArmorSecurityOpts(appArmorProfileOf(sc, PREFIX), limits),
-      ...selinuxSecurityOpts(sc?.selinuxOptions),
+      ...confinementSecurityOpts(sc, PREFIX, limits, input.localhostProfiles ?? new Map()),
     );
   }
   hostConfig.SecurityOpt = securityOpt;
@@ -150,16 +137,6 @@ export function buildSandboxCreateBody(input: SandboxSpecInput): ContainerCreate
   if (user !== undefined) body.User = user;
   body.HostConfig = hostConfig;
   return body;
-}
-
-function checkUserNamespace(mode: NamespaceMode | undefined): void {
-  // The kubelet sends NODE (or nothing) unless the pod asks hostUsers: false, which needs the
-  // runtime handler's user_namespaces feature berth does not report.
-  if (mode !== undefined && mode !== NamespaceMode.NODE) {
-    throw invalidArgument(
-      `${PREFIX}.namespace_options.userns_options.mode: ${modeName(mode)} is not supported: berth runs no user namespaces`,
-    );
-  }
 }
 
 /** Sysctls the kernel namespaces, by the namespace that holds them (runc's list). */

@@ -205,6 +205,23 @@ export function appArmorSecurityOpts(
 }
 
 /** SELinux labels as Docker's `label=` options (the `=` form Docker has accepted since API 1.23). */
+/** The seccomp, AppArmor and SELinux options of an unprivileged sandbox or container. */
+export function confinementSecurityOpts(
+  sc:
+    | (Parameters<typeof seccompProfileOf>[0] &
+        Parameters<typeof appArmorProfileOf>[0] & { selinuxOptions?: SELinuxOption | undefined })
+    | undefined,
+  prefix: string,
+  limits: Pick<HostLimits, "seccompEnabled" | "appArmorEnabled" | "loadedAppArmorProfiles">,
+  localhostProfiles: ReadonlyMap<string, string>,
+): string[] {
+  return [
+    ...seccompSecurityOpts(seccompProfileOf(sc, prefix), limits, localhostProfiles),
+    ...appArmorSecurityOpts(appArmorProfileOf(sc, prefix), limits),
+    ...selinuxSecurityOpts(sc?.selinuxOptions),
+  ];
+}
+
 export function selinuxSecurityOpts(options: SELinuxOption | undefined): string[] {
   if (!options) return [];
   const parts: Array<[string, string]> = [

@@ -3,7 +3,7 @@ import { matchesLabels } from "../runtime/sandbox-convert.ts";
 import type { ContainerRecord, SandboxRecord } from "../store/records.ts";
 import type { StateStore } from "../store/state-store.ts";
 import { nowNs } from "./cgroup-reader.ts";
-import { containerMetrics, type MetricInit, metricDescriptors, podMetrics } from "./metrics.ts";
+import { containerMetrics, type MetricInit, podMetrics } from "./metrics.ts";
 import type { StatsCollector } from "./stats-collector.ts";
 import {
   type ContainerStatsInit,

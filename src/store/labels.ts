@@ -82,7 +82,7 @@ export function kubernetesLabels(pod: {
 }
 
 export function kindOf(labels: Record<string, string> | null | undefined): BerthKind | undefined {
-  if (!labels || labels[LABEL_MANAGED] !== "true") return undefined;
+  if (labels?.[LABEL_MANAGED] !== "true") return undefined;
   const kind = labels[LABEL_KIND];
   return kind === "sandbox" || kind === "container" ? kind : undefined;
 }

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { pino } from "pino";
 import type { DockerClient } from "../../src/docker/client.ts";
-import { parseDockerEndpoint } from "../../src/docker/endpoint.ts";
 import type { ContainerCreateBody } from "../../src/docker/types.ts";
 import type { CallContext } from "../../src/server/call-context.ts";
 import type { StreamingEngine } from "../../src/streaming/streaming-engine.ts";

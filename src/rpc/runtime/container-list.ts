@@ -1,9 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import {
-  type ContainerFilter,
-  ContainerSchema,
-  type RuntimeService,
-} from "../../gen/runtime/v1/api_pb.js";
+import { ContainerSchema, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import type { ImageNames } from "../../image/image-lookup.ts";
 import { matchesContainerFilter, toCriContainer } from "../../runtime/container-convert.ts";
 import { preserialized, repeatedField } from "../../server/preserialized.ts";
