@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { assertInvalid, FULL_HOST, RESTRICTED_HOST } from "../../test/support/spec-fixtures.ts";
 import type { ImageConfig } from "../docker/types.ts";
-import { BerthError } from "../errors.ts";
 import {
   ContainerConfigSchema,
   MountPropagation,
@@ -11,7 +11,6 @@ import {
   SecurityProfile_ProfileType,
   Signal,
 } from "../gen/runtime/v1/api_pb.js";
-import { CAPABILITY_NAMES } from "./capabilities.ts";
 import {
   buildContainerCreateBody,
   type ContainerSpecInput,
@@ -20,33 +19,9 @@ import {
   signalName,
   stopSignalOf,
 } from "./container-create-spec.ts";
-import type { HostLimits } from "./host-limits.ts";
 
-const RESTRICTED: HostLimits = {
-  apiVersion: "1.41",
-  recursiveReadOnly: false,
-  capabilityBoundingSet: CAPABILITY_NAMES.filter((name) => name !== "CAP_SYS_RESOURCE"),
-  fullCapabilities: false,
-  minOomScoreAdj: 0,
-  cgroupDriver: "cgroupfs",
-  cgroupVersion: 1,
-  hostDevices: [{ path: "/dev/null" }, { path: "/dev/fuse" }],
-  appArmorEnabled: false,
-  loadedAppArmorProfiles: new Set(),
-  seccompEnabled: true,
-};
-const FULL: HostLimits = {
-  ...RESTRICTED,
-  apiVersion: "1.51",
-  recursiveReadOnly: true,
-  capabilityBoundingSet: [...CAPABILITY_NAMES],
-  fullCapabilities: true,
-  minOomScoreAdj: -1000,
-  cgroupDriver: "systemd",
-  cgroupVersion: 2,
-  appArmorEnabled: true,
-  loadedAppArmorProfiles: new Set(["k8s-nginx"]),
-};
+const RESTRICTED = RESTRICTED_HOST;
+const FULL = FULL_HOST;
 
 const SANDBOX_ID = "a".repeat(64);
 const IMAGE_ID = `sha256:${"b".repeat(64)}`;
@@ -77,15 +52,6 @@ function input(
 
 function build(config: ConfigInit, sandbox?: SandboxInit, overrides?: Partial<ContainerSpecInput>) {
   return buildContainerCreateBody(input(config, sandbox, overrides));
-}
-
-function invalid(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof BerthError, `expected BerthError, got ${String(err)}`);
-    assert.equal(err.kind, "InvalidArgument");
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 /** What the kubelet sends for an ordinary container (procMount Default). */
@@ -147,12 +113,12 @@ describe("processArgs", () => {
     test(name, () => assert.deepEqual(processArgs({ command, args }, image), want));
   }
   test("rejects a container with nothing to run", () =>
-    invalid(
+    assertInvalid(
       () => processArgs({ command: [], args: [] }, { Entrypoint: [""], Cmd: null }),
       /^command: neither the config nor the image names a command to run$/,
     ));
   test("rejects a container with nothing to run and no image config", () =>
-    invalid(() => processArgs({ command: [], args: [] }, null), /^command:/));
+    assertInvalid(() => processArgs({ command: [], args: [] }, null), /^command:/));
 });
 
 describe("signalName / stopSignalOf", () => {
@@ -171,7 +137,7 @@ describe("signalName / stopSignalOf", () => {
     test(`${Signal[signal]} → ${want}`, () => assert.equal(signalName(signal), want));
   }
   test("rejects an unknown signal number", () =>
-    invalid(() => signalName(99 as Signal), /^stop_signal: unknown value 99/));
+    assertInvalid(() => signalName(99 as Signal), /^stop_signal: unknown value 99/));
 
   const stops: Array<{ name: string; signal: Signal; image: ImageConfig | null; want: string }> = [
     {
@@ -805,6 +771,6 @@ describe("buildContainerCreateBody", () => {
     },
   ];
   for (const { name, config, sandbox, overrides, message } of errors) {
-    test(`rejects ${name}`, () => invalid(() => build(config, sandbox, overrides), message));
+    test(`rejects ${name}`, () => assertInvalid(() => build(config, sandbox, overrides), message));
   }
 });

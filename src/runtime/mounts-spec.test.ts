@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { BerthError } from "../errors.ts";
+import { assertInvalid } from "../../test/support/spec-fixtures.ts";
 import {
   CDIDeviceSchema,
   DeviceSchema,
@@ -21,15 +21,6 @@ const API48: MountContext = { ...API41, limits: { apiVersion: "1.48", recursiveR
 
 function mount(init: MessageInitShape<typeof MountSchema>) {
   return create(MountSchema, init);
-}
-
-function invalid(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof BerthError, `expected BerthError, got ${String(err)}`);
-    assert.equal(err.kind, "InvalidArgument");
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe("buildMounts", () => {
@@ -394,7 +385,7 @@ describe("buildMounts", () => {
     },
   ];
   for (const { name, mounts, ctx, message } of errors) {
-    test(`rejects ${name}`, () => invalid(() => buildMounts(mounts, ctx), message));
+    test(`rejects ${name}`, () => assertInvalid(() => buildMounts(mounts, ctx), message));
   }
 });
 
@@ -445,7 +436,7 @@ describe("buildDevices", () => {
   ];
   for (const { name, device, message } of errors) {
     test(`rejects ${name}`, () =>
-      invalid(() => buildDevices([create(DeviceSchema, device)]), message));
+      assertInvalid(() => buildDevices([create(DeviceSchema, device)]), message));
   }
 });
 
@@ -460,12 +451,12 @@ describe("cdiDeviceRequests", () => {
       [{ Driver: "cdi", DeviceIDs: ["nvidia.com/gpu=0", "vendor.com/class=all"] }],
     ));
   test("rejects CDI devices before API 1.44", () =>
-    invalid(
+    assertInvalid(
       () => cdiDeviceRequests([cdi("nvidia.com/gpu=0")], { apiVersion: "1.41" }),
       /^CDI_devices\[0\]\.name: CDI devices need Docker Engine API 1\.44/,
     ));
   test("rejects an unqualified name", () =>
-    invalid(
+    assertInvalid(
       () => cdiDeviceRequests([cdi("nvidia.com/gpu=0"), cdi("gpu0")], { apiVersion: "1.51" }),
       /^CDI_devices\[1\]\.name: "gpu0" is not a fully qualified CDI name/,
     ));

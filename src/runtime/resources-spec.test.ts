@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { BerthError } from "../errors.ts";
+import { assertInvalid } from "../../test/support/spec-fixtures.ts";
 import { LinuxContainerResourcesSchema } from "../gen/runtime/v1/api_pb.js";
 import {
   buildUpdateResources,
@@ -16,15 +16,6 @@ const MIB = 1024n * 1024n;
 
 function res(init: MessageInitShape<typeof LinuxContainerResourcesSchema>) {
   return create(LinuxContainerResourcesSchema, init);
-}
-
-function invalid(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof BerthError, `expected BerthError, got ${String(err)}`);
-    assert.equal(err.kind, "InvalidArgument");
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe("resourceSettings", () => {
@@ -226,7 +217,7 @@ describe("resourceSettings", () => {
   ];
   for (const { name, resources, limits, message } of errors) {
     test(`rejects ${name}`, () =>
-      invalid(() => resourceSettings(resources, limits ?? V1), message));
+      assertInvalid(() => resourceSettings(resources, limits ?? V1), message));
   }
 });
 
@@ -255,7 +246,7 @@ describe("buildUpdateResources", () => {
   });
   test("nothing to update", () => assert.deepEqual(buildUpdateResources(undefined, V1).body, {}));
   test("rejects what create rejects", () =>
-    invalid(
+    assertInvalid(
       () => buildUpdateResources(res({ memorySwapLimitInBytes: MIB }), V1),
       /^linux\.resources\.memory_swap_limit_in_bytes:/,
     ));

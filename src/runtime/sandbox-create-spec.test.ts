@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { BerthError } from "../errors.ts";
+import { assertInvalid, FULL_HOST, RESTRICTED_HOST } from "../../test/support/spec-fixtures.ts";
 import {
   NamespaceMode,
   PodSandboxConfigSchema,
   PodSandboxMetadataSchema,
   SecurityProfile_ProfileType,
 } from "../gen/runtime/v1/api_pb.js";
-import { CAPABILITY_NAMES } from "./capabilities.ts";
 import type { HostLimits } from "./host-limits.ts";
 import {
   buildSandboxCreateBody,
@@ -16,27 +15,13 @@ import {
   sandboxSysctls,
 } from "./sandbox-create-spec.ts";
 
-const RESTRICTED: HostLimits = {
-  apiVersion: "1.41",
+const RESTRICTED: HostLimits = { ...RESTRICTED_HOST, hostDevices: [{ path: "/dev/null" }] };
+const FULL: HostLimits = {
+  ...FULL_HOST,
   recursiveReadOnly: false,
-  capabilityBoundingSet: CAPABILITY_NAMES.filter((name) => name !== "CAP_SYS_RESOURCE"),
-  fullCapabilities: false,
-  minOomScoreAdj: 0,
-  cgroupDriver: "cgroupfs",
-  cgroupVersion: 1,
   hostDevices: [{ path: "/dev/null" }],
   appArmorEnabled: false,
   loadedAppArmorProfiles: new Set(),
-  seccompEnabled: true,
-};
-const FULL: HostLimits = {
-  ...RESTRICTED,
-  apiVersion: "1.51",
-  capabilityBoundingSet: [...CAPABILITY_NAMES],
-  fullCapabilities: true,
-  minOomScoreAdj: -1000,
-  cgroupDriver: "systemd",
-  cgroupVersion: 2,
 };
 
 const LABELS = { "io.berth.managed": "true", "io.kubernetes.pod.name": "web" };
@@ -55,15 +40,6 @@ function input(
     limits: RESTRICTED,
     ...overrides,
   };
-}
-
-function invalid(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof BerthError, `expected BerthError, got ${String(err)}`);
-    assert.equal(err.kind, "InvalidArgument");
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe("buildSandboxCreateBody", () => {
@@ -338,7 +314,7 @@ describe("buildSandboxCreateBody", () => {
   ];
   for (const { name, config, limits, message } of errors) {
     test(`rejects ${name}`, () =>
-      invalid(
+      assertInvalid(
         () => buildSandboxCreateBody(input(config, { limits: limits ?? RESTRICTED })),
         message,
       ));
@@ -417,6 +393,6 @@ describe("sandboxSysctls", () => {
     },
   ];
   for (const { name, sysctls, ns, message } of errors) {
-    test(`rejects ${name}`, () => invalid(() => sandboxSysctls(sysctls, ns), message));
+    test(`rejects ${name}`, () => assertInvalid(() => sandboxSysctls(sysctls, ns), message));
   }
 });

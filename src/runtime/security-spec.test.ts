@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { BerthError } from "../errors.ts";
+import { assertInvalid, FULL_HOST, RESTRICTED_HOST } from "../../test/support/spec-fixtures.ts";
 import {
   CapabilitySchema,
   ContainerConfigSchema,
@@ -33,40 +33,15 @@ const P = "linux.security_context";
 const BOUNDING = CAPABILITY_NAMES.filter((name) => name !== "CAP_SYS_RESOURCE");
 
 /** This CI host: Docker 20.10, no CAP_SYS_RESOURCE, no AppArmor. */
-const RESTRICTED: HostLimits = {
-  apiVersion: "1.41",
-  recursiveReadOnly: false,
-  capabilityBoundingSet: [...BOUNDING],
-  fullCapabilities: false,
-  minOomScoreAdj: 0,
+const RESTRICTED = RESTRICTED_HOST;
+
+/** A real node with a current engine (cgroup v1 here). */
+const FULL: HostLimits = {
+  ...FULL_HOST,
   cgroupDriver: "cgroupfs",
   cgroupVersion: 1,
-  hostDevices: [{ path: "/dev/null" }, { path: "/dev/fuse" }],
-  appArmorEnabled: false,
-  loadedAppArmorProfiles: new Set(),
-  seccompEnabled: true,
-};
-
-/** A real node with a current engine. */
-const FULL: HostLimits = {
-  ...RESTRICTED,
-  apiVersion: "1.51",
-  recursiveReadOnly: true,
-  capabilityBoundingSet: [...CAPABILITY_NAMES],
-  fullCapabilities: true,
-  minOomScoreAdj: -1000,
-  appArmorEnabled: true,
   loadedAppArmorProfiles: new Set(["berth-test-profile"]),
 };
-
-function invalid(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof BerthError, `expected BerthError, got ${String(err)}`);
-    assert.equal(err.kind, "InvalidArgument");
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 function sc(init: Parameters<typeof create<typeof LinuxContainerSecurityContextSchema>>[1]) {
   return create(LinuxContainerSecurityContextSchema, init);
@@ -168,7 +143,7 @@ describe("seccompProfileOf", () => {
     },
   ];
   for (const { name, sc: context, message } of errors) {
-    test(`rejects ${name}`, () => invalid(() => seccompProfileOf(context, P), message));
+    test(`rejects ${name}`, () => assertInvalid(() => seccompProfileOf(context, P), message));
   }
 });
 
@@ -218,7 +193,7 @@ describe("appArmorProfileOf", () => {
     });
   }
   test("rejects an unknown deprecated value naming apparmor_profile", () =>
-    invalid(
+    assertInvalid(
       () => appArmorProfileOf(sc({ apparmorProfile: "enforce" }), P),
       /^linux\.security_context\.apparmor_profile: "enforce"/,
     ));
@@ -308,7 +283,8 @@ describe("seccompSecurityOpts", () => {
     },
   ];
   for (const { name, profile: p, limits, message } of errors) {
-    test(`rejects ${name}`, () => invalid(() => seccompSecurityOpts(p, limits, profiles), message));
+    test(`rejects ${name}`, () =>
+      assertInvalid(() => seccompSecurityOpts(p, limits, profiles), message));
   }
 });
 
@@ -359,12 +335,12 @@ describe("appArmorSecurityOpts", () => {
     test(name, () => assert.deepEqual(appArmorSecurityOpts(p, limits), want));
   }
   test("rejects a Localhost profile that is not loaded, at create", () =>
-    invalid(
+    assertInvalid(
       () => appArmorSecurityOpts(profile("Localhost", "nope"), FULL),
       /^linux\.security_context\.apparmor\.localhost_ref: AppArmor profile "nope" is not loaded/,
     ));
   test("rejects a Localhost profile on a host without AppArmor", () =>
-    invalid(
+    assertInvalid(
       () => appArmorSecurityOpts(profile("Localhost", "berth-test-profile"), RESTRICTED),
       /^linux\.security_context\.apparmor\.localhost_ref: .*AppArmor is not enabled/,
     ));
@@ -432,7 +408,7 @@ describe("userOf", () => {
     },
   ];
   for (const { name, sc: context, message } of errors) {
-    test(`rejects ${name}`, () => invalid(() => userOf(context, P), message));
+    test(`rejects ${name}`, () => assertInvalid(() => userOf(context, P), message));
   }
 });
 
@@ -441,12 +417,12 @@ describe("groupAddOf", () => {
     assert.deepEqual(groupAddOf(sc({ supplementalGroups: [1234n, 0n] }), P), ["1234", "0"]));
   test("none", () => assert.equal(groupAddOf(sc({}), P), undefined));
   test("rejects the Strict policy Docker cannot honour", () =>
-    invalid(
+    assertInvalid(
       () => groupAddOf(sc({ supplementalGroupsPolicy: SupplementalGroupsPolicy.Strict }), P),
       /^linux\.security_context\.supplemental_groups_policy: Strict is not supported/,
     ));
   test("rejects a negative group naming its index", () =>
-    invalid(
+    assertInvalid(
       () => groupAddOf(sc({ supplementalGroups: [1n, -5n] }), P),
       /^linux\.security_context\.supplemental_groups\[1\]: -5/,
     ));
@@ -566,7 +542,7 @@ describe("capabilitySettings", () => {
     },
   ];
   for (const { name, caps: c, limits, message } of errors) {
-    test(`rejects ${name}`, () => invalid(() => capabilitySettings(c, limits, P), message));
+    test(`rejects ${name}`, () => assertInvalid(() => capabilitySettings(c, limits, P), message));
   }
 });
 
