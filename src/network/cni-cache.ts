@@ -1,6 +1,7 @@
 import { readdir, readFile, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
+import { readTextIfPresent } from "../util/read-optional.ts";
 import { isResultObject } from "./cni-result.ts";
 
 export const CACHE_KIND = "berthCniCacheV1";
@@ -58,14 +59,8 @@ export async function readCacheEntry(
   ifName: string,
 ): Promise<CniCacheEntry | undefined> {
   const path = cacheFilePath(cacheDir, network, containerId, ifName);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-  return parseCacheEntry(text, path);
+  const text = await readTextIfPresent(path);
+  return text === undefined ? undefined : parseCacheEntry(text, path);
 }
 
 export function parseCacheEntry(text: string, path: string): CniCacheEntry {

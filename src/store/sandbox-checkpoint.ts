@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, rename, rm } from "node:fs/promises";
+import { readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../util/atomic-file.ts";
+import { readTextIfPresent } from "../util/read-optional.ts";
 
 /** What tearing a sandbox's network down needs, even when its pause container is gone. */
 export interface SandboxNetworkState {
@@ -77,13 +78,8 @@ export class SandboxCheckpoints {
 
   async #readFile(id: string): Promise<SandboxNetworkState | undefined> {
     const path = this.#path(id);
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
+    const text = await readTextIfPresent(path);
+    if (text === undefined) return undefined;
     const problem = verify(text);
     if (typeof problem === "string") {
       const aside = `${path}.corrupt-${Date.now()}`;

@@ -4,9 +4,13 @@ import {
   legacyStatusText,
   ResizeDecoder,
   statusJson,
-  type TerminalSize,
 } from "./command-status.ts";
-import { endWritable, type RemoteCommandStreams, type StreamFlags } from "./remote-command.ts";
+import {
+  endWritable,
+  type RemoteCommandStreams,
+  type StreamFlags,
+  TerminalSizes,
+} from "./remote-command.ts";
 import type { SpdyConnection, SpdyStream } from "./spdy-connection.ts";
 
 /** remotecommand subprotocols berth accepts over SPDY, most preferred first. */
@@ -104,19 +108,12 @@ function sessionStreams(
   // The client never writes on the error stream; reading it lets its FIN complete.
   errorStream?.resume();
 
-  const resizeListeners: Array<(size: TerminalSize) => void> = [];
-  // The client sends its size as soon as the stream is up, usually before the process has
-  // started: the latest size is kept for whoever listens later.
-  let lastSize: TerminalSize | undefined;
-  const onSize = (size: TerminalSize) => {
-    lastSize = size;
-    for (const listener of resizeListeners) listener(size);
-  };
+  const sizes = new TerminalSizes();
   const resize = streams.get("resize");
   if (resize) {
     const decoder = new ResizeDecoder();
     resize.on("data", (chunk: Buffer) => {
-      for (const size of decoder.push(chunk)) onSize(size);
+      for (const size of decoder.push(chunk)) sizes.report(size);
     });
   }
 
@@ -124,10 +121,7 @@ function sessionStreams(
     stdin: streams.get("stdin"),
     stdout: streams.get("stdout"),
     stderr: streams.get("stderr"),
-    onResize: (listener) => {
-      resizeListeners.push(listener);
-      if (lastSize) listener(lastSize);
-    },
+    onResize: (listener) => sizes.listen(listener),
     clientGone: gone.signal,
     finish: async (outcome: CommandOutcome) => {
       finished = true;

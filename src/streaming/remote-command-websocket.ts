@@ -6,9 +6,13 @@ import {
   legacyStatusText,
   ResizeDecoder,
   statusJson,
-  type TerminalSize,
 } from "./command-status.ts";
-import { endWritable, type RemoteCommandStreams, type StreamFlags } from "./remote-command.ts";
+import {
+  endWritable,
+  type RemoteCommandStreams,
+  type StreamFlags,
+  TerminalSizes,
+} from "./remote-command.ts";
 
 /**
  * The WebSocket flavours of remotecommand: one message per write, byte 0 (or, in the base64
@@ -106,14 +110,7 @@ export function acceptWebSocketRemoteCommand(
   const stdout = flags.stdout ? output(Channel.stdout) : undefined;
   const stderr = flags.stderr && !flags.tty ? output(Channel.stderr) : undefined;
 
-  const resizeListeners: Array<(size: TerminalSize) => void> = [];
-  // The client sends its size as soon as the stream is up, usually before the process has
-  // started: the latest size is kept for whoever listens later.
-  let lastSize: TerminalSize | undefined;
-  const onSize = (size: TerminalSize) => {
-    lastSize = size;
-    for (const listener of resizeListeners) listener(size);
-  };
+  const sizes = new TerminalSizes();
   const resizeDecoder = new ResizeDecoder();
 
   ws.on("message", (message: Buffer, isBinary: boolean) => {
@@ -129,7 +126,7 @@ export function acceptWebSocketRemoteCommand(
         ws.pause();
       }
     } else if (channel === Channel.resize) {
-      for (const size of resizeDecoder.push(data)) onSize(size);
+      for (const size of resizeDecoder.push(data)) sizes.report(size);
     } else if (channel === Channel.close && protocol === "v5.channel.k8s.io") {
       // v5: the client closed one of its channels; only stdin means anything to berth.
       if (data[0] === Channel.stdin && stdin && !stdin.readableEnded) stdin.push(null);
@@ -150,10 +147,7 @@ export function acceptWebSocketRemoteCommand(
     stdin,
     stdout,
     stderr,
-    onResize: (listener) => {
-      resizeListeners.push(listener);
-      if (lastSize) listener(lastSize);
-    },
+    onResize: (listener) => sizes.listen(listener),
     clientGone: gone.signal,
     finish: async (outcome: CommandOutcome) => {
       finished = true;

@@ -26,6 +26,26 @@ export interface RemoteCommandStreams {
   finish(outcome: CommandOutcome): Promise<void>;
 }
 
+/**
+ * Terminal sizes as a client reports them. The client sends its size as soon as the stream
+ * is up, usually before the process has started: the latest size is kept for whoever listens
+ * later.
+ */
+export class TerminalSizes {
+  readonly #listeners: Array<(size: TerminalSize) => void> = [];
+  #last: TerminalSize | undefined;
+
+  report(size: TerminalSize): void {
+    this.#last = size;
+    for (const listener of this.#listeners) listener(size);
+  }
+
+  listen(listener: (size: TerminalSize) => void): void {
+    this.#listeners.push(listener);
+    if (this.#last) listener(this.#last);
+  }
+}
+
 /** Ends a writable and resolves once its data is out (or it was destroyed). */
 export function endWritable(stream: Writable | undefined): Promise<void> {
   if (!stream || stream.destroyed || stream.writableFinished) return Promise.resolve();

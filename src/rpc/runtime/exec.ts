@@ -1,7 +1,12 @@
 import { invalidArgument } from "../../errors.ts";
 import type { RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
-import { runningContainer, type StreamingDeps, validateStreamFlags } from "./streaming-request.ts";
+import {
+  runningContainer,
+  type StreamingDeps,
+  streamFlagsOf,
+  validateStreamFlags,
+} from "./streaming-request.ts";
 
 /**
  * Exec: validates the request and answers with a single-use URL on the streaming server; the
@@ -9,12 +14,7 @@ import { runningContainer, type StreamingDeps, validateStreamFlags } from "./str
  */
 export function exec(deps: StreamingDeps): ServiceHandlers<typeof RuntimeService>["exec"] {
   return async (request, { signal }) => {
-    const flags = {
-      stdin: request.stdin,
-      stdout: request.stdout,
-      stderr: request.stderr,
-      tty: request.tty,
-    };
+    const flags = streamFlagsOf(request);
     validateStreamFlags(request.containerId, flags);
     if (request.cmd.length === 0) throw invalidArgument("cmd must not be empty");
     const container = await runningContainer(deps.lookup, request.containerId, signal);

@@ -9,6 +9,16 @@ export interface StreamingDeps {
   lookup: StreamingLookup;
 }
 
+/** The streams an Exec or Attach request asks for. */
+export function streamFlagsOf(request: StreamFlags): StreamFlags {
+  return {
+    stdin: request.stdin,
+    stdout: request.stdout,
+    stderr: request.stderr,
+    tty: request.tty,
+  };
+}
+
 /** The checks upstream's streaming server makes on Exec and Attach requests. */
 export function validateStreamFlags(containerId: string, flags: StreamFlags): void {
   if (containerId === "") throw invalidArgument("missing required container_id");
