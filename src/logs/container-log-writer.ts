@@ -2,6 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { DockerEngine } from "../docker/engine.ts";
+import { isNotFound } from "../docker/errors.ts";
 import type { ContainerInspect, HostConfig } from "../docker/types.ts";
 import { failedPrecondition, internal, isErrorKind, messageOf } from "../errors.ts";
 import {
@@ -218,7 +219,7 @@ export class ContainerLogWriter {
           written = await this.#copy(tty, follow);
           failures = 0;
         } catch (err) {
-          if (isErrorKind(err, "NotFound")) {
+          if (isNotFound(err)) {
             outcome = "removed";
             break;
           }
