@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
+import { isSea } from "node:sea";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { dialLocalhost } from "./localhost-dial.ts";
@@ -15,13 +16,25 @@ export function hostDialer(): PodDialer {
   return { dial: dialLocalhost, close: () => {} };
 }
 
-/** The child beside this module: .ts when berth runs from source, .js from the build. */
-const CHILD_SCRIPT = fileURLToPath(
-  new URL(
-    `./netns-dialer-child${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`,
-    import.meta.url,
-  ),
-);
+/**
+ * The first argument that makes berth's single executable (src/single-executable.ts) run as
+ * the dialer child instead of as berth.
+ */
+export const NETNS_DIALER_MODE = "__netns-dialer";
+
+/**
+ * The child's command after `nsenter ... --`: the script beside this module (.ts when berth
+ * runs from source, .js from the build), or, in the single executable, where no script file
+ * exists, the executable itself in its dialer mode.
+ */
+function dialerCommand(): string[] {
+  if (isSea()) return [process.execPath, NETNS_DIALER_MODE];
+  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  return [
+    process.execPath,
+    fileURLToPath(new URL(`./netns-dialer-child${extension}`, import.meta.url)),
+  ];
+}
 
 interface DialReply {
   id?: number;
@@ -79,11 +92,10 @@ export class NetnsDialer implements PodDialer {
   #ensureChild(): ChildProcess {
     if (this.#child?.connected) return this.#child;
     const started = Date.now();
-    const child = spawn(
-      "nsenter",
-      [`--net=${this.#netnsPath}`, "--", process.execPath, CHILD_SCRIPT],
-      { stdio: ["ignore", "ignore", "pipe", "ipc"], serialization: "json" },
-    );
+    const child = spawn("nsenter", [`--net=${this.#netnsPath}`, "--", ...dialerCommand()], {
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      serialization: "json",
+    });
     this.#child = child;
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
