@@ -36,6 +36,9 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Do not wait for the socket (tests of refused starts). */
   noWait?: boolean;
+  /** Run this berth executable (the packaged single executable) instead of Node with ENTRY. */
+  executable?: string;
+  cwd?: string;
 }
 
 /** Starts berth from source on a temporary socket, as `npm start` would run it. */
@@ -43,11 +46,13 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
   const dir = mkdtempSync(join(tmpdir(), "berth-e2e-"));
   const socket = options.socket ?? join(dir, "berth.sock");
   const rootDir = options.rootDir ?? join(dir, "root");
+  const [command, ...prefix] = options.executable
+    ? [options.executable]
+    : [NODE, ...NODE_FLAGS, join(REPO, ENTRY)];
   const child = spawn(
-    NODE,
+    command as string,
     [
-      ...NODE_FLAGS,
-      join(REPO, ENTRY),
+      ...prefix,
       "--listen",
       `unix://${socket}`,
       "--root-directory",
@@ -56,7 +61,11 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
       "debug",
       ...(options.args ?? []),
     ],
-    { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: options.cwd ?? REPO,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
