@@ -74,7 +74,8 @@ function main(): void {
     ...dirs.map(stanza),
     [
       "Files: node_modules/node/bin/node",
-      "Comment: Node.js, the runtime /usr/bin/berth is built on, with the libraries it embeds",
+      // copyright.ts runs on the very Node.js binary the executable is made of.
+      `Comment: Node.js ${process.versions.node}, the runtime /usr/bin/berth is, with the libraries it embeds`,
       "Copyright: Node.js contributors and the authors named below",
       "License: Node.js",
       fieldBody(readFileSync(nodeLicense, "utf8")),
