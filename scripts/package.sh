@@ -50,6 +50,13 @@ log "bundling berth with esbuild"
 log "building the single executable"
 # execArgv: the same small young generation `npm start` runs berth with. execArgvExtension
 # none: a NODE_OPTIONS in an operator's environment is meant for their Node tools, not berth.
+# The assets are what berth reads beside its code in a checkout (its name and version, and
+# the commit it was built from) for `berth --version`: node:sea's getAsset() serves them.
+"$bin/node" -e '
+  const { name, version } = require("./package.json");
+  process.stdout.write(JSON.stringify({ name, version }));' >"$work/package.json"
+printf '{"gitCommit": "%s", "preRelease": ""}' "$(git rev-parse --short=7 HEAD 2>/dev/null || echo HEAD)" \
+  >"$work/build-info.json"
 cat >"$work/sea-config.json" <<EOF
 {
   "main": "$work/berth.cjs",
@@ -57,7 +64,11 @@ cat >"$work/sea-config.json" <<EOF
   "disableExperimentalSEAWarning": true,
   "useCodeCache": true,
   "execArgv": ["--max-semi-space-size=2"],
-  "execArgvExtension": "none"
+  "execArgvExtension": "none",
+  "assets": {
+    "package.json": "$work/package.json",
+    "build-info.json": "$work/build-info.json"
+  }
 }
 EOF
 "$node" --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 ||
