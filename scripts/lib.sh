@@ -22,6 +22,13 @@ export BERTH_ROOT
 # (see docker_uses_local_socket).
 BERTH_DOCKER_SOCK="/var/run/docker.sock"
 
+# The suite's second engine, Docker 28 (scripts/setup-docker28.sh): unpacked under its own
+# directory, on its own socket and pid file, selected with
+# DOCKER_HOST=unix:///var/run/docker28.sock. test/support/engine.ts knows the same paths.
+BERTH_DOCKER28_DIR="/var/lib/berth-test/docker28"
+BERTH_DOCKER28_SOCK="/var/run/docker28.sock"
+BERTH_DOCKER28_PIDFILE="/var/run/docker28.pid"
+
 # ---------------------------------------------------------------------------
 # Logging. Everything goes to stderr so that functions can still "return"
 # values on stdout.
@@ -86,14 +93,23 @@ docker_uses_local_socket() {
   [[ -z "$h" || "$h" == "unix://$BERTH_DOCKER_SOCK" || "$h" == "unix:///run/docker.sock" ]]
 }
 
+# True when DOCKER_HOST names the Docker 28 engine that berth's scripts start themselves.
+docker_uses_docker28() {
+  local h="${DOCKER_HOST:-}"
+  [[ "$h" == "unix://$BERTH_DOCKER28_SOCK" || "$h" == "unix:///run/docker28.sock" ]]
+}
+
 # docker_ping: succeeds when the engine answers GET /_ping.
-# For the local socket we use curl directly (fast, no CLI start-up, and it
+# For the local sockets we use curl directly (fast, no CLI start-up, and it
 # works even if the CLI is broken); for a foreign DOCKER_HOST we ask the CLI,
 # which knows about tcp://, ssh:// and TLS settings.
 docker_ping() {
   if docker_uses_local_socket; then
     [[ -S "$BERTH_DOCKER_SOCK" ]] || return 1
     curl -sf --max-time 3 --unix-socket "$BERTH_DOCKER_SOCK" http://d/_ping >/dev/null 2>&1
+  elif docker_uses_docker28; then
+    [[ -S "$BERTH_DOCKER28_SOCK" ]] || return 1
+    curl -sf --max-time 3 --unix-socket "$BERTH_DOCKER28_SOCK" http://d/_ping >/dev/null 2>&1
   else
     timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
   fi

@@ -17,8 +17,10 @@
 #   BERTH_PAUSE_IMAGE   pause image reference (default registry.k8s.io/pause:3.10)
 #   BERTH_PAUSE_PULL=0  do not even try `docker pull` for the pause image
 #   BERTH_PAUSE_REBUILD=1  rebuild the local pause image even if present
-#   DOCKER_HOST         if set to anything but the local unix socket, that
-#                       engine must already be running; dockerd is not started.
+#   DOCKER_HOST         unix:///var/run/docker28.sock: the suite's Docker 28, set up
+#                       and started by scripts/setup-docker28.sh; anything else but
+#                       the local unix socket must already be running (dockerd is not
+#                       started).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -99,6 +101,11 @@ wait_for_dockerd() {
 }
 
 ensure_engine() {
+  if docker_uses_docker28; then
+    # The suite's second engine: fetched, unpacked and started by its own script.
+    bash "$BERTH_ROOT/scripts/setup-docker28.sh"
+    return 0
+  fi
   if ! docker_uses_local_socket; then
     # Someone else's engine: we must not start (or fight with) a local one.
     if docker_ping; then
@@ -148,7 +155,8 @@ image_id() {
 # that ignored SIGTERM would make every StopPodSandbox wait for the timeout).
 verify_pause_image() {
   local cid t ms state
-  cid="$(docker run -d --rm "$PAUSE_IMAGE")" || return 1
+  # No network: an engine may run without a default bridge (the Docker 28 one does).
+  cid="$(docker run -d --rm --network none "$PAUSE_IMAGE")" || return 1
   # Give it a moment: a broken entrypoint exits immediately.
   sleep 0.3
   state="$(docker inspect --format '{{.State.Status}} user={{.Config.User}}' "$cid" 2>/dev/null || echo gone)"

@@ -167,6 +167,10 @@ build_images() {
   import_image "$IMG_BUSYBOX" 'CMD ["sh"]'
   import_image "$IMG_UID" 'CMD ["sh"]' 'USER 1234'
   import_image "$IMG_USER" 'CMD ["sh"]' 'USER berthuser'
+}
+
+# Only needed to push: it lives in the registries, never kept in the engine.
+build_pullable_image() {
   import_image "$IMG_PULLABLE" 'CMD ["sh"]' 'LABEL io.berth.test.pullable=1'
 }
 
@@ -467,14 +471,51 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
+# A second engine shares the registries
+# ---------------------------------------------------------------------------
+# recorded_digest KEY: a digest fixtures.json records ("plain" or "auth").
+recorded_digest() {
+  sed -nE "s/^ *\"$1\": \"(sha256:[0-9a-f]{64})\".*/\1/p" "$FIXTURES_JSON" 2>/dev/null | head -n1
+}
+
+# True when both registries run (started by this script) and serve every fixture image, the
+# pullable one under the digest fixtures.json records.
+registries_serve_fixtures() {
+  [[ -s "$FIXTURES_JSON" ]] || return 1
+  local name
+  for name in plain auth; do
+    pid_alive "$(cat "$(reg_dir "$name")/registry.pid" 2>/dev/null || true)" || return 1
+  done
+  local auth=(--cacert "$CERT_DIR/ca.crt" -u "$REG_USER:$REG_PASS") img
+  for img in "$IMG_BUSYBOX" "$IMG_UID" "$IMG_USER"; do
+    [[ -n "$(manifest_digest "$PLAIN_ADDR" "${img%:*}" "${img##*:}")" ]] || return 1
+    [[ -n "$(manifest_digest "$AUTH_ADDR" "${img%:*}" "${img##*:}" "${auth[@]}")" ]] || return 1
+  done
+  local repo="${IMG_PULLABLE%:*}" tag="${IMG_PULLABLE##*:}"
+  [[ "$(manifest_digest "$PLAIN_ADDR" "$repo" "$tag")" == "$(recorded_digest plain)" ]] || return 1
+  [[ "$(manifest_digest "$AUTH_ADDR" "$repo" "$tag" "${auth[@]}")" == "$(recorded_digest auth)" ]]
+}
+
+# ---------------------------------------------------------------------------
 mkdir -p "$BASE"
 ensure_fixture_packages
 build_images
 ensure_certs
-start_registry plain "$PLAIN_ADDR"
-start_registry auth "$AUTH_ADDR" tls
-DIGEST_PLAIN=""
-DIGEST_AUTH=""
-push_fixtures
-write_fixtures_json
+# The registries and fixtures.json are shared by every engine on the machine. The system's
+# engine refreshes them on every run; another engine (the suite's Docker 28, whose pass
+# follows) reuses them while they hold what fixtures.json says, so that preparing it never
+# pulls the registries from under tests running against the system's engine.
+if ! docker_uses_local_socket && registries_serve_fixtures; then
+  log "registries: $PLAIN_ADDR and $AUTH_ADDR serve the images fixtures.json records; reused"
+  untag_registry_refs
+  docker rmi "$IMG_PULLABLE" >/dev/null 2>&1 || true
+else
+  build_pullable_image
+  start_registry plain "$PLAIN_ADDR"
+  start_registry auth "$AUTH_ADDR" tls
+  DIGEST_PLAIN=""
+  DIGEST_AUTH=""
+  push_fixtures
+  write_fixtures_json
+fi
 log "fixtures ready in $(( $(now_ms) - T0 )) ms (stop registries: scripts/stop-fixtures.sh)"
