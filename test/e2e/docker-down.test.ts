@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { type BerthProcess, startBerth } from "../support/berth-process.ts";
+import { DOCKER_HOST, setupEnginePid, startSetupEngine } from "../support/engine.ts";
 import { expectCode } from "../support/grpc.ts";
-
-const REPO = join(import.meta.dirname, "..", "..");
 
 function runtimeReady(response: {
   status?: {
@@ -17,18 +13,6 @@ function runtimeReady(response: {
   const found = response.status?.conditions.find((c) => c.type === "RuntimeReady");
   assert.ok(found);
   return found;
-}
-
-/** The dockerd this machine's setup started, if the tests may stop it. */
-function localDockerdPid(): number | undefined {
-  if (process.env.DOCKER_HOST && !process.env.DOCKER_HOST.startsWith("unix://")) return undefined;
-  try {
-    const pid = Number(readFileSync("/var/run/docker.pid", "utf8").trim());
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    return cmdline.includes("dockerd") ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function waitUntil(what: string, check: () => boolean | Promise<boolean>, ms: number) {
@@ -63,19 +47,19 @@ describe("while Docker Engine is unreachable", () => {
 });
 
 describe("Docker Engine stopped and started again", () => {
-  const pid = localDockerdPid();
+  const pid = setupEnginePid();
   let berth: BerthProcess | undefined;
 
   after(async () => {
     // Whatever happened, leave the engine running for the rest of the suite.
-    execFileSync("bash", [join(REPO, "scripts/setup-host.sh")], { stdio: "ignore" });
+    startSetupEngine();
     await berth?.stop();
   });
 
   test("RuntimeReady follows the engine with no berth restart", {
     skip:
       pid === undefined
-        ? "the engine was not started by this machine's setup: not stopping it"
+        ? `the engine on ${DOCKER_HOST} was not started by this machine's setup: not stopping it`
         : false,
   }, async () => {
     const running = await startBerth();
@@ -83,7 +67,7 @@ describe("Docker Engine stopped and started again", () => {
     assert.equal(runtimeReady(await running.client.runtime.status({})).status, true);
 
     process.kill(pid as number, "SIGTERM");
-    await waitUntil("dockerd to exit", () => localDockerdPid() === undefined, 60_000);
+    await waitUntil("dockerd to exit", () => setupEnginePid() === undefined, 60_000);
 
     // berth pings at most once a second: within a few seconds Status must say so.
     await waitUntil(
@@ -96,7 +80,7 @@ describe("Docker Engine stopped and started again", () => {
     assert.equal(down.reason, "DockerDaemonNotReady");
     await expectCode(running.client.runtime.version({}), status.UNAVAILABLE);
 
-    execFileSync("bash", [join(REPO, "scripts/setup-host.sh")], { stdio: "ignore" });
+    startSetupEngine();
     await waitUntil(
       "RuntimeReady",
       async () => runtimeReady(await running.client.runtime.status({})).status,

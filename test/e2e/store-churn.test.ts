@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -8,6 +7,7 @@ import { ContainerState } from "../../src/gen/runtime/v1/api_pb.js";
 import { type BerthProcess, startBerth } from "../support/berth-process.ts";
 import { writeTestNetwork } from "../support/cni.ts";
 import { testDocker } from "../support/docker.ts";
+import { setupEnginePid, startSetupEngine } from "../support/engine.ts";
 import { loadFixtures } from "../support/fixtures.ts";
 import { podConfig } from "../support/pods.ts";
 
@@ -16,7 +16,6 @@ import { podConfig } from "../support/pods.ts";
  * through berth and some behind its back, and after a restart of the engine, what berth shows
  * must equal what Docker says, within moments.
  */
-const REPO = join(import.meta.dirname, "..", "..");
 const fx = loadFixtures();
 const docker = testDocker();
 const cniDir = mkdtempSync(join(tmpdir(), "berth-churn-cni-"));
@@ -134,7 +133,7 @@ describe("the state cache under churn", () => {
 
   test("after the engine restarts, berth shows what Docker shows", {
     skip:
-      localDockerd() === undefined ? "the engine was not started by this machine's setup" : false,
+      setupEnginePid() === undefined ? "the engine was not started by this machine's setup" : false,
   }, async () => {
     const pod = pods[0];
     assert.ok(pod);
@@ -148,25 +147,15 @@ describe("the state cache under churn", () => {
       },
     });
     await berth.client.runtime.startContainer({ containerId });
-    process.kill(localDockerd() as number, "SIGTERM");
+    process.kill(setupEnginePid() as number, "SIGTERM");
     const deadline = Date.now() + 60_000;
-    while (localDockerd() !== undefined && Date.now() < deadline) {
+    while (setupEnginePid() !== undefined && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    execFileSync("bash", [join(REPO, "scripts/setup-host.sh")], { stdio: "ignore" });
+    startSetupEngine();
     // The event stream broke; berth resynchronises from the engine when it returns.
     await assertConverges("after the engine restarted");
     const status = await berth.client.runtime.containerStatus({ containerId });
     assert.equal(status.status?.state, ContainerState.CONTAINER_EXITED);
   });
 });
-
-function localDockerd(): number | undefined {
-  if (process.env.DOCKER_HOST && !process.env.DOCKER_HOST.startsWith("unix://")) return undefined;
-  try {
-    const pid = Number(readFileSync("/var/run/docker.pid", "utf8").trim());
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("dockerd") ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
