@@ -44,6 +44,32 @@ describe("negotiateApiVersion", () => {
     });
   }
 
+  // Engine min and max as Docker reports them in GET /version (ApiVersion, MinAPIVersion).
+  const withMinimum: Array<{ engine: string; min: string; want: string; why: string }> = [
+    { engine: "1.41", min: "1.12", want: "1.41", why: "Docker 20.10: its own newest" },
+    { engine: "1.51", min: "1.24", want: "1.51", why: "Docker 28: its own newest" },
+    { engine: "1.52", min: "1.44", want: MAX_API_VERSION, why: "Docker 29: berth's newest" },
+    { engine: "1.51", min: "1.51", want: "1.51", why: "only one version accepted" },
+    { engine: "1.60", min: "1.55", want: "1.55", why: "never below the engine's minimum" },
+    { engine: "1.55", min: "1.55", want: "1.55", why: "minimum above berth's newest" },
+  ];
+  for (const { engine, min, want, why } of withMinimum) {
+    test(`engine ${min}..${engine} → ${want} (${why})`, () => {
+      assert.equal(negotiateApiVersion(engine, min), want);
+    });
+  }
+
+  test("an unreadable minimum is refused, naming it", () => {
+    assert.throws(
+      () => negotiateApiVersion("1.52", "1.44.0"),
+      /unreadable minimum API version "1\.44\.0"/,
+    );
+  });
+
+  test("an engine too old is refused whatever its minimum", () => {
+    assert.throws(() => negotiateApiVersion("1.40", "1.12"), /1\.40 is too old/);
+  });
+
   test("the supported range is 1.41 to 1.51", () => {
     assert.equal(MIN_API_VERSION, "1.41");
     assert.equal(MAX_API_VERSION, "1.51");

@@ -8,20 +8,36 @@ export function compareApiVersions(a: string, b: string): number {
   return aMajor !== bMajor ? aMajor - bMajor : aMinor - bMinor;
 }
 
+const API_VERSION = /^\d+\.\d+$/;
+
 /**
- * The version both sides understand: the engine's own, capped at the newest berth knows.
- * An engine older than 1.41 is refused, naming both versions.
+ * The version both sides understand: the engine's newest, capped at the newest berth knows,
+ * but never below the oldest the engine still accepts (Docker 29 refuses clients below 1.44,
+ * so a pinned older version would fail every call there). An engine whose newest is older
+ * than 1.41 is refused, naming both versions.
  */
-export function negotiateApiVersion(engineVersion: string): string {
-  if (!/^\d+\.\d+$/.test(engineVersion)) {
+export function negotiateApiVersion(engineVersion: string, engineMinVersion?: string): string {
+  if (!API_VERSION.test(engineVersion)) {
     throw new Error(`Docker Engine reported an unreadable API version "${engineVersion}"`);
+  }
+  if (engineMinVersion !== undefined && !API_VERSION.test(engineMinVersion)) {
+    throw new Error(
+      `Docker Engine reported an unreadable minimum API version "${engineMinVersion}"`,
+    );
   }
   if (compareApiVersions(engineVersion, MIN_API_VERSION) < 0) {
     throw new Error(
       `Docker Engine API ${engineVersion} is too old: berth needs ${MIN_API_VERSION} (Docker 20.10) or newer`,
     );
   }
-  return compareApiVersions(engineVersion, MAX_API_VERSION) > 0 ? MAX_API_VERSION : engineVersion;
+  const capped =
+    compareApiVersions(engineVersion, MAX_API_VERSION) > 0 ? MAX_API_VERSION : engineVersion;
+  if (engineMinVersion !== undefined && compareApiVersions(capped, engineMinVersion) < 0) {
+    // Newer than berth knows, but the engine speaks nothing older: its API only grows, so
+    // berth's requests still mean what they say there.
+    return engineMinVersion;
+  }
+  return capped;
 }
 
 export function apiAtLeast(negotiated: string, wanted: string): boolean {

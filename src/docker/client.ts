@@ -86,19 +86,30 @@ export class DockerClient {
     return this.#apiVersion;
   }
 
+  /**
+   * Unversioned GET /version: every engine answers it whatever its minimum API version, and it
+   * carries both ends of the range (/_ping's API-Version header has only the newest).
+   */
   async #negotiate(signal?: AbortSignal): Promise<string> {
-    const response = await this.#raw("GET", "/_ping", { what: "ping", signal });
+    const response = await this.#raw("GET", "/version", { what: "engine version", signal });
     const text = await readText(response.body);
     if (response.statusCode !== 200)
-      throw dockerErrorFromResponse(response.statusCode, text, "ping");
-    const header = response.headers["api-version"];
-    const engineApi = Array.isArray(header) ? header[0] : header;
-    if (!engineApi) {
-      // Engines before API 1.25 did not send the header; berth needs 1.41 anyway.
+      throw dockerErrorFromResponse(response.statusCode, text, "engine version");
+    let reported: Partial<EngineVersion>;
+    try {
+      reported = JSON.parse(text) as Partial<EngineVersion>;
+    } catch {
+      throw new DockerError(
+        "FailedPrecondition",
+        "Docker Engine answered GET /version with no JSON",
+      );
+    }
+    if (typeof reported.ApiVersion !== "string" || reported.ApiVersion === "") {
       throw new DockerError("FailedPrecondition", "Docker Engine did not report its API version");
     }
+    const min = typeof reported.MinAPIVersion === "string" ? reported.MinAPIVersion : undefined;
     try {
-      return negotiateApiVersion(engineApi);
+      return negotiateApiVersion(reported.ApiVersion, min);
     } catch (err) {
       throw new DockerError("FailedPrecondition", (err as Error).message);
     }
