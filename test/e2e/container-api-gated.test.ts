@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { release, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { MountPropagation } from "../../src/gen/runtime/v1/api_pb.js";
 import {
   BUSYBOX,
-  type ContainerEnv,
   type ContainerConfigInit,
+  type ContainerEnv,
   containerConfig,
   createContainer,
   fixtures,
@@ -22,22 +22,23 @@ import { testDocker } from "../support/docker.ts";
 import { expectCode } from "../support/grpc.ts";
 
 /**
- * Mounts only newer engines can make: recursive read-only binds (API 1.44, Docker 25, and
- * Linux 5.12's mount_setattr) and image volumes (API 1.48, Docker 28). Each runs for real on
- * an engine that can, and on one that cannot it must be refused at CreateContainer with
- * INVALID_ARGUMENT naming the field and what it needs, leaving no container behind. The suite
- * runs on Docker 20.10 (API 1.41) and Docker 28 (API 1.51), so both halves run.
+ * What only newer engines can do for a container: recursive read-only binds (API 1.44, Docker
+ * 25, and Linux 5.12's mount_setattr), CDI devices (API 1.44 with CDI on, the default from
+ * Docker 28) and image volumes (API 1.48, Docker 28). Each runs for real on an engine that
+ * can, and on one that cannot it must be refused at CreateContainer with INVALID_ARGUMENT
+ * naming the field and what it needs, leaving no container behind. The suite runs on Docker
+ * 20.10 (API 1.41) and Docker 28 (API 1.51), so both halves run.
  */
 
 let env: ContainerEnv;
 let pod: Pod;
 const BUSYBOX_UID = fixtures.images.busyboxUid;
-const scratch = mkdtempSync(join(tmpdir(), "berth-ctr-api-mounts-"));
+const scratch = mkdtempSync(join(tmpdir(), "berth-ctr-api-gated-"));
 const hostMounts: string[] = [];
 
 before(async () => {
   env = await startContainerEnv();
-  pod = await runPod(env, "api-gated-mounts");
+  pod = await runPod(env, "api-gated");
 });
 
 after(async () => {
@@ -52,6 +53,7 @@ after(async () => {
       }
     }
     rmSync(scratch, { recursive: true, force: true });
+    rmSync(CDI_SPEC, { force: true });
   }
 });
 
@@ -68,6 +70,12 @@ const api = await probe.apiVersion();
 await probe.close();
 const recursiveReadOnly = atLeast(api, "1.44") && atLeast(release(), "5.12");
 const imageVolumes = atLeast(api, "1.48");
+const cdi = atLeast(api, "1.44");
+
+/** A CDI spec of this run's own (Docker reads /var/run/cdi at each create), removed after. */
+const CDI_KIND = "berth.test/e2e";
+const CDI_DEVICE = `run${process.pid}`;
+const CDI_SPEC = `/var/run/cdi/berth-e2e-${process.pid}.json`;
 
 /** CreateContainer that must fail: answers the details, and checks no container was left. */
 async function refused(name: string, config: ContainerConfigInit, pattern: RegExp) {
@@ -210,5 +218,37 @@ describe("image volumes", () => {
       /mounts\[0\]\.image: image volumes need Docker Engine API 1\.48/,
     );
     assert.match(details, new RegExp(`speaks ${api.replace(".", "\\.")}`));
+  });
+});
+
+describe("CDI devices", () => {
+  test("a CDI device's container edits reach the container", {
+    skip: cdi ? false : `engine API ${api} has no CDI devices (needs 1.44)`,
+  }, async () => {
+    mkdirSync(dirname(CDI_SPEC), { recursive: true });
+    writeFileSync(
+      CDI_SPEC,
+      JSON.stringify({
+        cdiVersion: "0.6.0",
+        kind: CDI_KIND,
+        devices: [
+          { name: CDI_DEVICE, containerEdits: { env: [`BERTH_CDI_DEVICE=${CDI_DEVICE}`] } },
+        ],
+      }),
+    );
+    const { lines } = await outputOf(env, pod, "cdi", "echo $BERTH_CDI_DEVICE", {
+      CDIDevices: [{ name: `${CDI_KIND}=${CDI_DEVICE}` }],
+    });
+    assert.deepEqual(lines, [CDI_DEVICE]);
+  });
+
+  test("an engine without CDI refuses CDI devices at create, naming the field and API 1.44", {
+    skip: cdi ? `engine API ${api} has CDI devices` : false,
+  }, async () => {
+    await refused(
+      "cdi-refused",
+      containerConfig("cdi-refused", { CDIDevices: [{ name: `${CDI_KIND}=${CDI_DEVICE}` }] }),
+      /CDI_devices\[0\]\.name: CDI devices need Docker Engine API 1\.44/,
+    );
   });
 });
