@@ -8,7 +8,8 @@
 #   docker28 Debian unstable's Docker 28.5 (API 1.51) on unix:///var/run/docker28.sock,
 #            set up by scripts/setup-docker28.sh beside the first.
 # BERTH_TEST_ENGINES picks the passes (default "system docker28"), e.g. BERTH_TEST_ENGINES=docker28.
-# The run fails when any pass fails; each pass ends with node's own summary lines.
+# Each pass is headed "==== test pass N/M: Docker Engine VERSION (API X) on SOCKET ====" and
+# ends with node's own summary lines. The run fails when any pass fails.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -41,10 +42,13 @@ log "lint, format and import cycles"
 "$bin/biome" ci --colors=off .
 
 export BERTH_ENTRY=dist/main.js
+# What earlier passes came to: said in the next pass's heading and, if any failed, at the very
+# end, so that a run that passed ends with node's own summary lines.
 results=()
 status=0
 total=${#engines[@]}
 n=0
+unit=('src/**/*.test.ts')
 for engine in "${engines[@]}"; do
   n=$((n + 1))
   if ! with_engine "$engine" bash scripts/test-fixtures.sh; then
@@ -54,15 +58,18 @@ for engine in "${engines[@]}"; do
   fi
   label="Docker Engine $(with_engine "$engine" docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo '(version unknown)')"
   label+=" on $(with_engine "$engine" printenv DOCKER_HOST || echo "unix://$BERTH_DOCKER_SOCK")"
-  printf '\n==== test pass %d/%d: %s ====\n\n' "$n" "$total" "$label"
+  printf '\n==== test pass %d/%d: %s ====\n' "$n" "$total" "$label"
+  for line in "${results[@]}"; do
+    printf '==== (%s) ====\n' "$line"
+  done
+  printf '\n'
 
   # One file at a time: the end-to-end files share one Docker Engine, and two of them stop
   # and restart it. The unit tests do not depend on the engine: they run in the first pass.
-  patterns=('test/**/*.test.ts')
-  [[ $n -eq 1 ]] && patterns=('src/**/*.test.ts' "${patterns[@]}")
   rc=0
   with_engine "$engine" "$bin/node" --test --test-concurrency=1 --test-reporter=spec \
-    "${patterns[@]}" || rc=$?
+    "${unit[@]}" 'test/**/*.test.ts' || rc=$?
+  unit=()
   if [[ $rc -eq 0 ]]; then
     results+=("pass $n/$total, $label: passed")
   else
@@ -71,8 +78,10 @@ for engine in "${engines[@]}"; do
   fi
 done
 
-printf '\n'
-for line in "${results[@]}"; do
-  printf '[test] %s\n' "$line"
-done
+if [[ $status -ne 0 ]]; then
+  printf '\n'
+  for line in "${results[@]}"; do
+    printf '[test] %s\n' "$line"
+  done
+fi
 exit "$status"
