@@ -47,9 +47,10 @@ apt_private() {
 }
 
 # The Debian mirror this machine already uses for bookworm (no host is named here).
+# (The suite as apt's sources name it, not the Release file's Codename: that needs lists.)
 debian_mirror() {
-  apt-get indextargets --format '$(REPO_URI)' 'Codename: bookworm' 'Created-By: Packages' 2>/dev/null |
-    head -n1
+  apt-get indextargets --format '$(RELEASE) $(CREATED_BY) $(REPO_URI)' 2>/dev/null |
+    awk '$1 == "bookworm" && $2 == "Packages" { print $3; exit }'
 }
 
 write_apt_config() {
