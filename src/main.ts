@@ -133,6 +133,8 @@ async function main(): Promise<number> {
       return hostLimits;
     },
     sandboxLocks: new KeyedMutex(),
+    containerLocks: new KeyedMutex(),
+    imageLocks: new KeyedMutex(),
   };
 
   if (config.defaultNetwork) {

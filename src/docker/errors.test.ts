@@ -7,6 +7,7 @@ import {
   dockerErrorFromTransport,
   ignoreNotFound,
   kindOfStatus,
+  removedUnlessPresent,
 } from "./errors.ts";
 
 describe("kindOfStatus", () => {
@@ -125,4 +126,42 @@ test("ignoreNotFound: not found is success, every other failure passes", async (
     /in use/,
   );
   await assert.rejects(ignoreNotFound(Promise.reject(new Error("boom"))), /boom/);
+});
+
+describe("removedUnlessPresent", () => {
+  const refused = () =>
+    Promise.reject(dockerErrorFromResponse(500, '{"message":"unrecognized image ID x"}', "rm"));
+
+  test("a refused removal of an object that is gone afterwards succeeds", async () => {
+    await removedUnlessPresent(refused(), async () => false);
+  });
+
+  test("a refused removal of an object still there fails with the engine's error", async () => {
+    await assert.rejects(
+      removedUnlessPresent(refused(), async () => true),
+      /unrecognized image ID/,
+    );
+  });
+
+  test("not found is success without looking again", async () => {
+    let looked = false;
+    await removedUnlessPresent(
+      Promise.reject(dockerErrorFromResponse(404, "{}", "rm")),
+      async () => {
+        looked = true;
+        return true;
+      },
+    );
+    assert.equal(looked, false);
+  });
+
+  test("an unreachable engine is not taken for a finished removal", async () => {
+    await assert.rejects(
+      removedUnlessPresent(
+        Promise.reject(dockerErrorFromTransport(new Error("ECONNREFUSED"), "rm")),
+        async () => false,
+      ),
+      /unreachable/,
+    );
+  });
 });

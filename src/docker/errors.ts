@@ -88,3 +88,25 @@ export async function ignoreNotFound(operation: Promise<void>): Promise<void> {
 export function isNotFound(err: unknown): boolean {
   return err instanceof DockerError && err.kind === "NotFound";
 }
+
+/**
+ * A removal racing another removal of the same object (another client, or a call berth did
+ * not serialise): when the engine refuses it but the object is gone afterwards, what the
+ * caller asked for is done. The object's state decides, not the error's text: Docker 20.10
+ * answers a concurrent image removal with HTTP 500 "unrecognized image ID", others with 404
+ * or 409.
+ */
+export async function removedUnlessPresent(
+  removal: Promise<void>,
+  stillPresent: () => Promise<boolean>,
+): Promise<void> {
+  try {
+    await removal;
+  } catch (err) {
+    if (isNotFound(err)) return;
+    if (err instanceof DockerError && err.statusCode !== undefined && !(await stillPresent())) {
+      return;
+    }
+    throw err;
+  }
+}

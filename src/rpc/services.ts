@@ -41,6 +41,16 @@ export interface Services {
   events: ContainerEvents;
   stats: StatsCollector;
   streaming: { server: StreamingServer; lookup: StreamingLookup; docker: StreamingEngine };
-  /** Serialises Run/Stop/Remove of one sandbox (keyed by sandbox id or pod name). */
+  /**
+   * Serialises Run/Stop/Remove of one sandbox, keyed by its pause container's name (see
+   * withSandboxLock in rpc/runtime/sandbox-lifecycle.ts).
+   */
   sandboxLocks: KeyedMutex;
+  /**
+   * Serialises Stop/Remove of one container, keyed by container id. Taken inside a sandbox
+   * lock (a sandbox's teardown) but never the other way round, so the two cannot deadlock.
+   */
+  containerLocks: KeyedMutex;
+  /** Serialises RemoveImage of one image, keyed by image id. */
+  imageLocks: KeyedMutex;
 }

@@ -1,8 +1,8 @@
-import { ignoreNotFound } from "../../docker/errors.ts";
 import { invalidArgument } from "../../errors.ts";
 import type { RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { Services } from "../services.ts";
+import { stopContainer, withContainerLock } from "./container-lifecycle.ts";
 
 /**
  * Sends the container's stop signal (set at creation: the config's, else the image's, else
@@ -14,10 +14,9 @@ export function containerStop(
 ): ServiceHandlers<typeof RuntimeService>["stopContainer"] {
   return async (request, { signal }) => {
     if (request.containerId === "") throw invalidArgument("container_id is empty");
-    const record = s.store.container(request.containerId);
-    if (!record) return {};
-    await ignoreNotFound(s.docker.stopContainer(record.id, Number(request.timeout), signal));
-    await s.sync.refresh(record.id, signal);
+    await withContainerLock(s, request.containerId, (container) =>
+      stopContainer(s, container, Number(request.timeout), signal),
+    );
     return {};
   };
 }

@@ -2,7 +2,7 @@ import { invalidArgument } from "../../errors.ts";
 import type { RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { Services } from "../services.ts";
-import { removeSandbox } from "./sandbox-lifecycle.ts";
+import { removeSandbox, withSandboxLock } from "./sandbox-lifecycle.ts";
 
 /**
  * Removes a sandbox and everything in it, stopping it first when it still runs. Unknown ids
@@ -13,11 +13,9 @@ export function sandboxRemove(
 ): ServiceHandlers<typeof RuntimeService>["removePodSandbox"] {
   return async (request, { signal }) => {
     if (request.podSandboxId === "") throw invalidArgument("pod_sandbox_id is empty");
-    const sandbox = s.store.sandbox(request.podSandboxId);
     // The store holds every sandbox berth knows of, those whose pause container the engine
-    // lost included (their network is released below): an id it lacks has nothing to remove.
-    if (!sandbox) return {};
-    await s.sandboxLocks.run(sandbox.id, () => removeSandbox(s, sandbox, signal));
+    // lost included (their network is released then): an id it lacks has nothing to remove.
+    await withSandboxLock(s, request.podSandboxId, (sandbox) => removeSandbox(s, sandbox, signal));
     return {};
   };
 }

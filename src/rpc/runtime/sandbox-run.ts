@@ -25,7 +25,7 @@ import {
 import type { SandboxRecord } from "../../store/records.ts";
 import type { SandboxNetworkState } from "../../store/sandbox-checkpoint.ts";
 import type { Services } from "../services.ts";
-import { removeSandbox } from "./sandbox-lifecycle.ts";
+import { removeSandbox, sandboxLockKey } from "./sandbox-lifecycle.ts";
 
 /** Rollback of a failed RunPodSandbox must finish even when the caller's deadline passed. */
 const ROLLBACK_TIMEOUT_MS = 60_000;
@@ -43,7 +43,7 @@ export function sandboxRun(s: Services): ServiceHandlers<typeof RuntimeService>[
 
     // One RunPodSandbox per pod name at a time: a kubelet retry after a timeout waits for the
     // first attempt and then gets its sandbox instead of a duplicate.
-    return s.sandboxLocks.run(`name:${name}`, async () => {
+    return s.sandboxLocks.run(sandboxLockKey(name), async () => {
       const existing = findByName(s, name);
       if (existing) {
         if (sandboxState(existing) === PodSandboxState.SANDBOX_READY) {

@@ -2,7 +2,7 @@ import { invalidArgument } from "../../errors.ts";
 import type { RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { Services } from "../services.ts";
-import { stopSandbox } from "./sandbox-lifecycle.ts";
+import { stopSandbox, withSandboxLock } from "./sandbox-lifecycle.ts";
 
 /**
  * Idempotent, as api.proto requires: stopping an unknown or already stopped sandbox succeeds
@@ -11,9 +11,7 @@ import { stopSandbox } from "./sandbox-lifecycle.ts";
 export function sandboxStop(s: Services): ServiceHandlers<typeof RuntimeService>["stopPodSandbox"] {
   return async (request, { signal }) => {
     if (request.podSandboxId === "") throw invalidArgument("pod_sandbox_id is empty");
-    const sandbox = s.store.sandbox(request.podSandboxId);
-    if (!sandbox) return {};
-    await s.sandboxLocks.run(sandbox.id, () => stopSandbox(s, sandbox, signal));
+    await withSandboxLock(s, request.podSandboxId, (sandbox) => stopSandbox(s, sandbox, signal));
     return {};
   };
 }
