@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { listenWithAuthorityRewrite } from "./authority-listener.ts";
 import { grpcImplementation, grpcServiceDefinition } from "./grpc-service.ts";
 import { claimSocketPath, restrictSocket } from "./unix-socket.ts";
 
@@ -56,14 +57,20 @@ export async function startGrpcServer(
 
   // The socket must never exist with looser permissions than 0660, not even briefly.
   const previousUmask = socketPath ? process.umask(0o117) : undefined;
+  let listener: { close(): Promise<void> } | undefined;
   try {
-    await new Promise<number>((resolve, reject) =>
-      server.bindAsync(listen, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
-      ),
-    );
-    if (socketPath) await restrictSocket(socketPath);
+    if (socketPath) {
+      listener = await listenWithAuthorityRewrite(server, { path: socketPath });
+      await restrictSocket(socketPath);
+    } else {
+      await new Promise<number>((resolve, reject) =>
+        server.bindAsync(listen, ServerCredentials.createInsecure(), (err, port) =>
+          err ? reject(err) : resolve(port),
+        ),
+      );
+    }
   } catch (err) {
+    await listener?.close();
     await claim.release();
     throw err;
   } finally {
@@ -87,6 +94,7 @@ export async function startGrpcServer(
             resolve();
           });
         });
+        await listener?.close();
         await claim.release();
       })();
       return stopping;

@@ -1,0 +1,32 @@
+import { createServer, type ListenOptions, type Server as NetServer } from "node:net";
+import { type Server, ServerCredentials } from "@grpc/grpc-js";
+import { withAuthorityRewrite } from "./authority-rewrite.ts";
+
+/**
+ * Serves `server` on a listener of berth's own instead of grpc-js's bindAsync, so that every
+ * connection passes through withAuthorityRewrite (old kubelets' `:authority`) before grpc-js
+ * sees it. Used for unix sockets, where those kubelets connect; grpc-js's shutdown still
+ * closes the connections (the injector's sessions are the server's).
+ */
+export async function listenWithAuthorityRewrite(
+  server: Server,
+  listen: ListenOptions,
+): Promise<{ close(): Promise<void> }> {
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener: NetServer = createServer((socket) => {
+    injector.injectConnection(withAuthorityRewrite(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(listen, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        listener.close(() => resolve());
+      }),
+  };
+}
