@@ -16,6 +16,7 @@ import {
   isNotFound,
 } from "./errors.ts";
 import { hijack } from "./hijack.ts";
+import { firstFileOfTar } from "./tar-file.ts";
 import type {
   ContainerCreateBody,
   ContainerInspect,
@@ -296,6 +297,29 @@ export class DockerClient {
       query: { force: true, v: true },
       signal,
     });
+  }
+
+  /**
+   * One regular file of a container's filesystem (created, running or exited), read through
+   * the engine's archive API; undefined when the path does not exist or is not a file.
+   */
+  async readContainerFile(
+    id: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<Buffer | undefined> {
+    let response: DockerResponse;
+    try {
+      response = await this.#send("GET", `/containers/${encodeURIComponent(id)}/archive`, {
+        what: `read ${path} of container ${id}`,
+        query: { path },
+        signal,
+      });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    return firstFileOfTar(response.body);
   }
 
   updateContainer(id: string, body: object, signal?: AbortSignal): Promise<void> {

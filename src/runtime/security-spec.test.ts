@@ -416,10 +416,21 @@ describe("groupAddOf", () => {
   test("supplemental groups as strings", () =>
     assert.deepEqual(groupAddOf(sc({ supplementalGroups: [1234n, 0n] }), P), ["1234", "0"]));
   test("none", () => assert.equal(groupAddOf(sc({}), P), undefined));
-  test("rejects the Strict policy Docker cannot honour", () =>
+  test("the same groups under the Strict policy (the user's group makes it strict)", () =>
+    assert.deepEqual(
+      groupAddOf(
+        sc({
+          supplementalGroups: [1234n],
+          supplementalGroupsPolicy: SupplementalGroupsPolicy.Strict,
+        }),
+        P,
+      ),
+      ["1234"],
+    ));
+  test("rejects an unknown policy", () =>
     assertInvalid(
-      () => groupAddOf(sc({ supplementalGroupsPolicy: SupplementalGroupsPolicy.Strict }), P),
-      /^linux\.security_context\.supplemental_groups_policy: Strict is not supported/,
+      () => groupAddOf(sc({ supplementalGroupsPolicy: 7 as SupplementalGroupsPolicy }), P),
+      /^linux\.security_context\.supplemental_groups_policy: unknown value 7/,
     ));
   test("rejects a negative group naming its index", () =>
     assertInvalid(

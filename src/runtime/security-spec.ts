@@ -276,9 +276,9 @@ export function userOf(
 }
 
 /**
- * Docker's GroupAdd. Docker always also grants the groups the image's /etc/group gives the
- * user, which is the CRI's Merge policy; Strict cannot be had (berth does not report the
- * supplemental_groups_policy feature, so the kubelet does not send it).
+ * Docker's GroupAdd, for both policies: the engine adds the image's /etc/group memberships
+ * of the user (Merge) unless `User` names a group, which container-create.ts makes it do for
+ * Strict (container-identity.ts has what the engine does).
  */
 export function groupAddOf(
   sc:
@@ -287,12 +287,10 @@ export function groupAddOf(
   prefix: string,
 ): string[] | undefined {
   if (!sc) return undefined;
-  if (sc.supplementalGroupsPolicy === SupplementalGroupsPolicy.Strict) {
-    throw invalidArgument(
-      `${prefix}.supplemental_groups_policy: Strict is not supported: Docker Engine always adds the groups the image's /etc/group gives the user`,
-    );
-  }
-  if (sc.supplementalGroupsPolicy !== SupplementalGroupsPolicy.Merge) {
+  if (
+    sc.supplementalGroupsPolicy !== SupplementalGroupsPolicy.Merge &&
+    sc.supplementalGroupsPolicy !== SupplementalGroupsPolicy.Strict
+  ) {
     throw invalidArgument(
       `${prefix}.supplemental_groups_policy: unknown value ${sc.supplementalGroupsPolicy}`,
     );

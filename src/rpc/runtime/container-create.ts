@@ -8,9 +8,15 @@ import {
   messageOf,
   notFound,
 } from "../../errors.ts";
-import { ContainerConfigSchema, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
+import {
+  ContainerConfigSchema,
+  type RuntimeService,
+  SupplementalGroupsPolicy,
+} from "../../gen/runtime/v1/api_pb.js";
 import { ImageLookup } from "../../image/image-lookup.ts";
+import { imageAccounts } from "../../runtime/container-accounts.ts";
 import { buildContainerCreateBody } from "../../runtime/container-create-spec.ts";
+import { strictUser } from "../../runtime/container-identity.ts";
 import { readProfiles } from "../../runtime/profiles.ts";
 import { profileFilesNeeded } from "../../runtime/security-spec.ts";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
@@ -90,6 +96,13 @@ export function containerCreate(
       localhostProfiles: await readProfiles(profileFilesNeeded(config)),
     });
     for (const warning of warnings) s.log.warn({ container: name }, warning);
+    if (
+      config.linux?.securityContext?.supplementalGroupsPolicy === SupplementalGroupsPolicy.Strict
+    ) {
+      // Strict: the user with an explicit group, so the engine adds no /etc/group membership.
+      const { passwd } = await imageAccounts(s.docker, image.Id, signal);
+      body.User = strictUser(body.User ?? image.Config?.User ?? "", passwd);
+    }
 
     let id: string;
     try {

@@ -6,6 +6,8 @@ import { toCriContainerStatus } from "../../runtime/container-convert.ts";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { ContainerRecord } from "../../store/records.ts";
 import type { Services } from "../services.ts";
+import { containerAccounts } from "../../runtime/container-accounts.ts";
+import { type LinuxIdentity, resolveIdentity } from "../../runtime/container-identity.ts";
 
 export function containerStatus(
   s: Services,
@@ -33,12 +35,13 @@ export function containerStatus(
         (_key, value) => (typeof value === "bigint" ? value.toString() : value),
       );
     }
-    return { status: toCriContainerStatus(record, names, processUser(record)), info };
+    const user = processUser(record) ?? (await configuredUser(s, record, signal));
+    return { status: toCriContainerStatus(record, names, user), info };
   };
 }
 
 /** The identity the container's main process runs with, as the kernel reports it. */
-function processUser(record: ContainerRecord) {
+function processUser(record: ContainerRecord): LinuxIdentity | undefined {
   if (record.process.status !== "running" || record.process.pid <= 0) return undefined;
   try {
     const status = readFileSync(`/proc/${record.process.pid}/status`, "utf8");
@@ -54,4 +57,28 @@ function processUser(record: ContainerRecord) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Created and exited containers have no process to read: their identity follows from their
+ * User, GroupAdd and account files, which do not change, so it is worked out once.
+ */
+const configured = new Map<string, LinuxIdentity | undefined>();
+const CONFIGURED_KEPT = 1024;
+
+async function configuredUser(
+  s: Services,
+  record: ContainerRecord,
+  signal: AbortSignal,
+): Promise<LinuxIdentity | undefined> {
+  if (configured.has(record.id)) return configured.get(record.id);
+  const files = await containerAccounts(s.docker, record.id, signal).catch(() => undefined);
+  if (!files) return undefined;
+  const identity = resolveIdentity(record.applied.user, record.applied.groupAdd, files);
+  if (configured.size >= CONFIGURED_KEPT) {
+    const oldest = configured.keys().next().value;
+    if (oldest !== undefined) configured.delete(oldest);
+  }
+  configured.set(record.id, identity);
+  return identity;
 }

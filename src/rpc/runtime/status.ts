@@ -59,9 +59,15 @@ export function status(s: Services): ServiceHandlers<typeof RuntimeService>["sta
       },
       info,
       runtimeHandlers: facts ? runtimeHandlers(facts) : [],
-      // Docker cannot apply the Strict supplemental groups policy, nor user namespaces
-      // with host networking.
-      features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
+      features: {
+        // Both policies, on every engine berth serves (seen on Docker 20.10): a `User`
+        // without a group gets the image's /etc/group memberships (Merge), "uid:gid" only
+        // its group (Strict; container-create.ts adds the group). Unknown while the engine
+        // has not answered.
+        supplementalGroupsPolicy: facts !== undefined,
+        // Docker cannot run user namespaces with host networking.
+        userNamespacesHostNetwork: false,
+      },
     };
   };
 }
