@@ -2,12 +2,12 @@ import { readFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
 import { invalidArgument } from "../../errors.ts";
 import { ContainerConfigSchema, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
+import { containerAccounts } from "../../runtime/container-accounts.ts";
 import { toCriContainerStatus } from "../../runtime/container-convert.ts";
+import { type LinuxIdentity, resolveIdentity } from "../../runtime/container-identity.ts";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { ContainerRecord } from "../../store/records.ts";
 import type { Services } from "../services.ts";
-import { containerAccounts } from "../../runtime/container-accounts.ts";
-import { type LinuxIdentity, resolveIdentity } from "../../runtime/container-identity.ts";
 
 export function containerStatus(
   s: Services,
