@@ -49,6 +49,7 @@ before(async () => {
 
 after(async () => {
   await env.close();
+  execFileSync("docker", ["rmi", IMAGE], { stdio: "ignore" });
 });
 
 async function groupsInEveryState(
