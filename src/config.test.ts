@@ -25,6 +25,7 @@ const DEFAULTS: Config = {
   streamingBindAddr: "127.0.0.1:0",
   streamingTlsCertFile: undefined,
   streamingTlsKeyFile: undefined,
+  metricsBindAddress: undefined,
 };
 
 describe("parseConfig", () => {
@@ -135,6 +136,12 @@ describe("parseConfig", () => {
       want: { cniBinDirs: ["/a", "/b"] },
     },
     {
+      name: "--metrics-bind-address turns the metrics server on",
+      argv: ["--metrics-bind-address", "127.0.0.1:9090"],
+      env: {},
+      want: { metricsBindAddress: "127.0.0.1:9090" },
+    },
+    {
       name: "the remaining flags",
       argv: [
         "--pod-infra-container-image",
@@ -184,6 +191,11 @@ describe("parseConfig", () => {
       name: "bad duration",
       argv: ["--image-pull-progress-deadline", "soon"],
       message: /^--image-pull-progress-deadline: "soon" is not a duration/,
+    },
+    {
+      name: "bad --metrics-bind-address",
+      argv: ["--metrics-bind-address", "9090"],
+      message: /^--metrics-bind-address 9090: expected HOST:PORT/,
     },
     { name: "bad log level", argv: ["--log-level", "verbose"], message: /^--log-level verbose/ },
     { name: "unknown flag", argv: ["--no-such-flag"], message: /no-such-flag/ },

@@ -23,6 +23,8 @@ export interface Config {
   streamingBindAddr: string;
   streamingTlsCertFile: string | undefined;
   streamingTlsKeyFile: string | undefined;
+  /** Where /metrics and /healthz are served over HTTP; off when undefined. */
+  metricsBindAddress: string | undefined;
 }
 
 export const DEFAULT_LISTEN = "unix:///run/berth/berth.sock";
@@ -46,6 +48,7 @@ Usage: berth [flags]
   --streaming-bind-addr ADDR          exec/attach/port-forward server (default 127.0.0.1:0)
   --streaming-tls-cert-file FILE      serve the streaming server over TLS with this certificate
   --streaming-tls-key-file FILE       ... and this key
+  --metrics-bind-address ADDR         serve Prometheus /metrics and /healthz on HOST:PORT (default off)
   --log-level LEVEL                   trace, debug, info, warn, error (default info)
   -h, --help                          this text
 `;
@@ -87,6 +90,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   ) {
     throw new UsageError("--streaming-tls-cert-file and --streaming-tls-key-file go together");
   }
+  const metricsBindAddress = values["metrics-bind-address"];
+  if (metricsBindAddress !== undefined) {
+    try {
+      parseBindAddress(metricsBindAddress);
+    } catch {
+      throw new UsageError(
+        `--metrics-bind-address ${metricsBindAddress}: expected HOST:PORT or [IPV6]:PORT`,
+      );
+    }
+  }
   const logLevel = values["log-level"] ?? env.BERTH_LOG_LEVEL ?? "info";
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
     throw new UsageError(`--log-level ${logLevel}: expected trace, debug, info, warn or error`);
@@ -107,6 +120,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     streamingBindAddr,
     streamingTlsCertFile: values["streaming-tls-cert-file"],
     streamingTlsKeyFile: values["streaming-tls-key-file"],
+    metricsBindAddress,
   };
 }
 
@@ -132,6 +146,7 @@ function parseFlags(argv: string[]) {
       "streaming-bind-addr": { type: "string" },
       "streaming-tls-cert-file": { type: "string" },
       "streaming-tls-key-file": { type: "string" },
+      "metrics-bind-address": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },

@@ -10,6 +10,7 @@ import { ImagePuller } from "./image/image-puller.ts";
 import { createLogger } from "./log.ts";
 import { BerthContainerLogs } from "./logs/container-logs.ts";
 import { LogManager } from "./logs/log-manager.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics/metrics-server.ts";
 import { CniPodNetwork } from "./network/cni-pod-network.ts";
 import { ensureDefaultNetwork } from "./network/default-network.ts";
 import { NetnsPins } from "./network/netns-pin.ts";
@@ -168,6 +169,19 @@ async function main(): Promise<number> {
     ],
     log,
   );
+  let serving = true;
+  let metrics: MetricsServer | undefined;
+  if (config.metricsBindAddress !== undefined) {
+    metrics = await startMetricsServer({
+      bindAddress: config.metricsBindAddress,
+      listen: config.listen,
+      serving: () => serving,
+      docker,
+      store,
+      checkpoints,
+      log,
+    });
+  }
   sync.start();
   stats.start();
   void verifySandboxNetworks(services, AbortSignal.timeout(120_000));
@@ -175,8 +189,11 @@ async function main(): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = (signal: NodeJS.Signals) => {
       log.info({ signal }, "shutting down: draining in-flight calls");
+      serving = false;
+      // /healthz answers 503 while draining; the metrics server closes with the rest.
       server
         .stop()
+        .then(() => metrics?.stop())
         .then(() => sync.stop())
         .then(() => stats.stop())
         // Ending sessions kills their exec'd processes through the engine: before it closes.

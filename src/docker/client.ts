@@ -7,6 +7,7 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
+import { recordDockerRequest } from "../metrics/record.ts";
 import { negotiateApiVersion } from "./api-version.ts";
 import type { DockerEndpoint } from "./endpoint.ts";
 import {
@@ -158,6 +159,7 @@ export class DockerClient {
       headers["content-type"] = "application/json";
       headers["content-length"] = String(Buffer.byteLength(body));
     }
+    const started = performance.now();
     try {
       // No timeouts here: streams (pulls, events, logs) stay quiet for long periods and their
       // callers watch progress themselves; plain calls are bounded by the CRI call's deadline.
@@ -168,10 +170,15 @@ export class DockerClient {
         body,
         options.signal,
       );
-      return { statusCode: response.statusCode ?? 0, headers: response.headers, body: response };
+      const statusCode = response.statusCode ?? 0;
+      recordDockerRequest(method, path, statusCode, (performance.now() - started) / 1000);
+      return { statusCode, headers: response.headers, body: response };
     } catch (err) {
+      const aborted = options.signal?.aborted === true;
+      const seconds = (performance.now() - started) / 1000;
+      recordDockerRequest(method, path, aborted ? "cancelled" : "error", seconds);
       // The caller gave up (cancelled or past its deadline): say so, not "engine down".
-      if (options.signal?.aborted) throw options.signal.reason;
+      if (aborted) throw options.signal?.reason;
       const failure = dockerErrorFromTransport(err, options.what);
       // The engine may come back as a different version: negotiate again next time.
       if (failure instanceof DockerError) this.#apiVersion = undefined;

@@ -77,6 +77,8 @@ export interface PullProgress {
   status?: string;
   id?: string;
   progress?: string;
+  /** Bytes of one layer so far, while it downloads or extracts. */
+  progressDetail?: { current?: number; total?: number };
   error?: string;
   errorDetail?: { code?: number; message?: string };
 }

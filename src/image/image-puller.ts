@@ -2,9 +2,12 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { DockerEngine } from "../docker/engine.ts";
 import { DockerError } from "../docker/errors.ts";
-import type { PullProgress, RegistryAuth } from "../docker/types.ts";
+import type { ImageInspect, PullProgress, RegistryAuth } from "../docker/types.ts";
 import { deadlineExceeded } from "../errors.ts";
+import type { PullResult } from "../metrics/instruments.ts";
+import { recordPull } from "../metrics/record.ts";
 import { jsonLines } from "../util/json-lines.ts";
+import { LayerDownloads } from "./layer-downloads.ts";
 import { Coalescer } from "./pull-coalescer.ts";
 import { type ImageRef, normalizeImageRef, pullArguments } from "./reference.ts";
 
@@ -51,6 +54,9 @@ export class ImagePuller {
       timer = setTimeout(() => stall.abort(), this.#progressDeadlineMs);
     };
     const started = performance.now();
+    const downloads = new LayerDownloads();
+    const record = (result: PullResult) =>
+      recordPull(result, (performance.now() - started) / 1000, downloads.bytes());
     this.#log.info({ image: normalized }, "pulling image");
     try {
       arm();
@@ -61,18 +67,28 @@ export class ImagePuller {
           const message = progress.errorDetail?.message ?? progress.error;
           throw new DockerError("Internal", `pull image ${normalized}: ${message}`);
         }
+        downloads.update(progress);
       }
     } catch (err) {
       if (stall.signal.aborted && !signal.aborted) {
+        record("deadline_exceeded");
         throw deadlineExceeded(
           `pull image ${normalized}: cancelled after ${this.#progressDeadlineMs} ms without progress`,
         );
       }
+      record(signal.aborted ? "cancelled" : "failure");
       throw err;
     } finally {
       clearTimeout(timer);
     }
-    const image = await this.#docker.inspectImage(pullTarget(ref, fromImage, tag), signal);
+    let image: ImageInspect;
+    try {
+      image = await this.#docker.inspectImage(pullTarget(ref, fromImage, tag), signal);
+    } catch (err) {
+      record(signal.aborted ? "cancelled" : "failure");
+      throw err;
+    }
+    record("success");
     this.#log.info(
       { image: normalized, id: image.Id, ms: Math.round(performance.now() - started) },
       "pulled image",

@@ -5,6 +5,7 @@ import type { DockerEngine } from "../docker/engine.ts";
 import { isNotFound } from "../docker/errors.ts";
 import type { ContainerInspect, HostConfig } from "../docker/types.ts";
 import { failedPrecondition, internal, isErrorKind, messageOf } from "../errors.ts";
+import { containerLogCopyLag } from "../metrics/instruments.ts";
 import {
   type CriLogLine,
   criLinesOf,
@@ -363,6 +364,7 @@ export class ContainerLogWriter {
       if (!file) return;
       try {
         await writeFully(file, data);
+        observeCopyLag(lines);
         if (this.#writeFailing) this.#log.info("writing the container log works again");
         this.#writeFailing = false;
       } catch (err) {
@@ -394,6 +396,14 @@ export class ContainerLogWriter {
     this.#log.debug({ outcome }, "container log writer ended");
     this.#settle(outcome);
   }
+}
+
+/** How far behind the engine the file is: the newest line written against the clock. */
+function observeCopyLag(lines: CriLogLine[]): void {
+  const newest = lines.at(-1);
+  if (!newest) return;
+  const lagSeconds = Date.now() / 1000 - Number(newest.timestamp / 1_000_000n) / 1000;
+  containerLogCopyLag.observe(Math.max(0, lagSeconds));
 }
 
 async function writeFully(file: FileHandle, data: Buffer): Promise<void> {

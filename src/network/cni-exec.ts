@@ -4,6 +4,7 @@ import { access, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { BerthError, type ErrorKind, failedPrecondition } from "../errors.ts";
+import { recordPluginRun } from "../metrics/record.ts";
 import { parseErrorOutput } from "./cni-result.ts";
 
 export type CniCommand = "ADD" | "DEL" | "CHECK" | "STATUS" | "VERSION";
@@ -101,6 +102,19 @@ export interface PluginInvocation {
  * bridge plugin runs host-local as a child, which must not outlive it.
  */
 export async function invokePlugin(invocation: PluginInvocation): Promise<unknown> {
+  const started = performance.now();
+  let failed = true;
+  try {
+    const output = await runPlugin(invocation);
+    failed = false;
+    return output;
+  } finally {
+    const seconds = (performance.now() - started) / 1000;
+    recordPluginRun(invocation.command, invocation.plugin, seconds, failed);
+  }
+}
+
+async function runPlugin(invocation: PluginInvocation): Promise<unknown> {
   const { plugin, command, network, log } = invocation;
   const fail = (kind: ErrorKind, message: string, options?: { code?: number; cause?: unknown }) =>
     new CniPluginError(kind, plugin, command, network, message, options);

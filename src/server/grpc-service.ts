@@ -15,14 +15,17 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { rpcRecorder } from "../metrics/record.ts";
 import type { CallContext } from "./call-context.ts";
 import { toGrpcFailure } from "./grpc-status.ts";
 import { preserializedBytes } from "./preserialized.ts";
 
 type Handler = (...args: never[]) => Promise<unknown>;
+type RecordCall = (code: status, seconds: number) => void;
 
 /** grpc-js method definitions for a protobuf-es service descriptor. */
 export function grpcServiceDefinition(service: DescService): ServiceDefinition {
@@ -48,7 +51,8 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
 
 /**
  * Wraps berth's handlers for grpc-js: builds each call's context (AbortSignal fed by
- * cancellation and deadline), logs, and maps every failure to a status in one place.
+ * cancellation and deadline), logs, counts and times every call (berth_runtime_operations_*),
+ * and maps every failure to a status in one place.
  */
 export function grpcImplementation(
   service: DescService,
@@ -59,10 +63,11 @@ export function grpcImplementation(
   for (const method of service.methods) {
     const handler = handlers[method.localName];
     if (!handler) throw new Error(`no handler for ${service.typeName}/${method.name}`);
+    const record = rpcRecorder(method.name);
     implementation[method.name] =
       method.methodKind === "server_streaming"
-        ? serverStreaming(method, handler, log)
-        : unary(method, handler, log);
+        ? serverStreaming(method, handler, log, record)
+        : unary(method, handler, log, record);
   }
   return implementation;
 }
@@ -71,6 +76,7 @@ function unary(
   method: DescMethod,
   handler: Handler,
   log: Logger,
+  record: RecordCall,
 ): handleUnaryCall<Message, Message> {
   const run = handler as unknown as (req: Message, ctx: CallContext) => Promise<object>;
   return (call, callback) => {
@@ -79,14 +85,14 @@ function unary(
     run(call.request, context).then(
       (init) => {
         done();
-        logCall(context.log, method, started);
+        logCall(context.log, method, started, record);
         // Pre-encoded answers go to responseSerialize as bytes, which it passes through.
         const bytes = preserializedBytes(init) as unknown as Message | undefined;
         callback(null, bytes ?? create(method.output, init as never));
       },
       (err: unknown) => {
         done();
-        callback(failure(context.log, method, started, err));
+        callback(failure(context.log, method, started, err, record));
       },
     );
   };
@@ -96,6 +102,7 @@ function serverStreaming(
   method: DescMethod,
   handler: Handler,
   log: Logger,
+  record: RecordCall,
 ): handleServerStreamingCall<Message, Message> {
   const run = handler as unknown as (
     req: Message,
@@ -114,12 +121,12 @@ function serverStreaming(
     run(call.request, send, context).then(
       () => {
         done();
-        logCall(context.log, method, started);
+        logCall(context.log, method, started, record);
         call.end();
       },
       (err: unknown) => {
         done();
-        call.destroy(failure(context.log, method, started, err));
+        call.destroy(failure(context.log, method, started, err, record));
       },
     );
   };
@@ -159,9 +166,11 @@ function callContext(
   };
 }
 
-function logCall(log: Logger, method: DescMethod, started: number): void {
+function logCall(log: Logger, method: DescMethod, started: number, record: RecordCall): void {
+  const elapsed = performance.now() - started;
+  record(status.OK, elapsed / 1000);
   if (log.isLevelEnabled("debug")) {
-    log.debug({ ms: Math.round((performance.now() - started) * 100) / 100 }, `${method.name} ok`);
+    log.debug({ ms: Math.round(elapsed * 100) / 100 }, `${method.name} ok`);
   }
 }
 
@@ -170,9 +179,12 @@ function failure(
   method: DescMethod,
   started: number,
   err: unknown,
+  record: RecordCall,
 ): ServerErrorResponse {
   const { code, details } = toGrpcFailure(err);
-  const ms = Math.round((performance.now() - started) * 100) / 100;
+  const elapsed = performance.now() - started;
+  record(code, elapsed / 1000);
+  const ms = Math.round(elapsed * 100) / 100;
   log.info({ code, ms }, `${method.name} failed: ${details}`);
   if (log.isLevelEnabled("debug") && err instanceof Error) log.debug({ err }, "failure detail");
   return Object.assign(new Error(details), { code, details, metadata: new Metadata() });

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { DockerEngine } from "../docker/engine.ts";
 import type { ContainerInspect, EngineEvent } from "../docker/types.ts";
 import { messageOf } from "../errors.ts";
+import { eventStreamResyncs } from "../metrics/instruments.ts";
 import { jsonLines } from "../util/json-lines.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { type BerthRecord, orphanSandboxOf, recordOf } from "./from-docker.ts";
@@ -160,6 +161,8 @@ export class DockerSync {
   async #follow(): Promise<void> {
     const signal = this.#stopped.signal;
     let synced = false;
+    /** The first rebuild completes start-up's; every later one is a resynchronisation. */
+    let resync = false;
     while (!signal.aborted) {
       const since = Date.now() / 1000;
       try {
@@ -170,6 +173,8 @@ export class DockerSync {
         // Events are flowing from `since` on: a rebuild now cannot miss a transition.
         if (!synced) {
           await this.rebuild(signal);
+          if (resync) eventStreamResyncs.inc();
+          resync = true;
           synced = true;
         }
         for await (const event of jsonLines<EngineEvent>(events)) {
