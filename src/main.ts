@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { type Config, parseConfig, UsageError, usage } from "./config.ts";
 import { DockerClient } from "./docker/client.ts";
+import { runDoctor } from "./doctor/doctor.ts";
 import { parseDockerEndpoint } from "./docker/endpoint.ts";
 import { messageOf } from "./errors.ts";
 import { ContainerEvents } from "./events/container-events.ts";
@@ -38,6 +39,8 @@ import { KeyedMutex } from "./util/keyed-mutex.ts";
 const INITIAL_SYNC_TIMEOUT_MS = 15_000;
 
 async function main(): Promise<number> {
+  // Subcommands come before the daemon's flags.
+  if (process.argv[2] === "doctor") return runDoctor(process.argv.slice(3), process.env);
   let config: Config;
   try {
     config = parseConfig(process.argv.slice(2), process.env);

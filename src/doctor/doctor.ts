@@ -1,0 +1,120 @@
+import { readFile } from "node:fs/promises";
+import { type Config, parseConfig, UsageError, usage } from "../config.ts";
+import { DockerClient } from "../docker/client.ts";
+import { parseDockerEndpoint } from "../docker/endpoint.ts";
+import { messageOf } from "../errors.ts";
+import { evaluateCapabilities, gatherCapabilityFacts } from "./capability-checks.ts";
+import { type CheckResult, exitCodeOf, formatReport } from "./check.ts";
+import { evaluateCniConfig, evaluateCniPlugins, gatherCniFacts } from "./cni-checks.ts";
+import {
+  evaluateCgroups,
+  evaluateEngine,
+  evaluatePauseImage,
+  gatherEngineFacts,
+  gatherPauseImageFacts,
+} from "./engine-checks.ts";
+import {
+  evaluateBridgeNetfilter,
+  evaluateForwardPolicy,
+  evaluateIpForward,
+  gatherKernelFacts,
+} from "./kernel-checks.ts";
+import {
+  evaluateCriSocket,
+  evaluateOtherRuntimes,
+  gatherCriSocketFacts,
+  gatherOtherRuntimeFacts,
+} from "./socket-checks.ts";
+
+const DOCTOR_USAGE = `Usage: berth doctor [flags]
+
+Checks this node for berth, without a running berth: the engine and its API version, cgroups,
+the pause image, the CNI config and plugins, forwarding and br_netfilter, the iptables FORWARD
+policy, capabilities, the CRI socket, and other CRI runtimes. One line per check, with the fix
+for each warning and failure; exits 1 when a check fails (warnings alone exit 0).
+It reads the same flags as berth itself:
+
+`;
+
+/** `berth doctor [flags]`: prints the report, answers the exit status. */
+export async function runDoctor(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config: Config;
+  try {
+    config = parseConfig(argv, env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    if (err.message !== "") process.stderr.write(`berth doctor: ${err.message}\n\n`);
+    const text = usage();
+    process.stderr.write(`${DOCTOR_USAGE}${text.slice(text.indexOf("  --"))}`);
+    return err.message === "" ? 0 : 2;
+  }
+  const results = await doctorChecks(config);
+  process.stdout.write(formatReport(results));
+  return exitCodeOf(results);
+}
+
+/** Every check, in the order printed. */
+export async function doctorChecks(config: Config): Promise<CheckResult[]> {
+  const [engine, cni, capabilities, criSocket, others] = await Promise.all([
+    engineChecks(config),
+    gatherCniFacts(config.cniConfDir, config.cniBinDirs, config.defaultNetwork),
+    gatherCapabilityFacts(),
+    gatherCriSocketFacts(config.listen),
+    gatherOtherRuntimeFacts(config.listen),
+  ]);
+  const kernel = await gatherKernelFacts(cni.plugins.some((plugin) => plugin.type === "firewall"));
+  return [
+    ...engine,
+    evaluateCniConfig(cni),
+    evaluateCniPlugins(cni),
+    evaluateIpForward(kernel),
+    evaluateBridgeNetfilter(kernel),
+    evaluateForwardPolicy(kernel),
+    evaluateCapabilities(capabilities),
+    evaluateCriSocket(criSocket),
+    ...evaluateOtherRuntimes(others),
+  ];
+}
+
+async function engineChecks(config: Config): Promise<CheckResult[]> {
+  let docker: DockerClient;
+  try {
+    docker = new DockerClient(
+      parseDockerEndpoint({
+        host: config.dockerHost,
+        tlsVerify: config.dockerTlsVerify,
+        certPath: config.dockerCertPath,
+      }),
+      { connections: 4 },
+    );
+  } catch (err) {
+    return [
+      {
+        name: "engine",
+        status: "fail",
+        detail: messageOf(err),
+        fix: "pass --docker-endpoint unix:///path or tcp://host:port (with --docker-cert-path for TLS)",
+      },
+    ];
+  }
+  try {
+    const facts = await gatherEngineFacts(docker, config.dockerHost);
+    if (!("version" in facts)) {
+      const skipped = "skipped: the engine does not answer";
+      return [
+        evaluateEngine(facts),
+        { name: "cgroups", status: "info", detail: skipped },
+        { name: "pause-image", status: "info", detail: skipped },
+      ];
+    }
+    const systemdIsInit =
+      (await readFile("/proc/1/comm", "utf8").catch(() => "")).trim() === "systemd";
+    return [
+      evaluateEngine(facts),
+      evaluateCgroups(facts, systemdIsInit),
+      evaluatePauseImage(await gatherPauseImageFacts(docker, config.podInfraContainerImage)),
+    ];
+  } finally {
+    await docker.close();
+  }
+}

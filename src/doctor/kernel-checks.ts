@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import type { CheckResult } from "./check.ts";
+
+const exec = promisify(execFile);
+
+export interface KernelFacts {
+  /** /proc/sys/net/ipv4/ip_forward; undefined when unreadable. */
+  ipForward: string | undefined;
+  /** /proc/sys/net/bridge/bridge-nf-call-iptables; undefined: br_netfilter is not loaded. */
+  bridgeNfCallIptables: string | undefined;
+  /** The filter table's FORWARD policy, or why it could not be read. */
+  forwardPolicy: { policy: string } | { error: string };
+  /** The network berth would use runs the firewall plugin, which accepts its pods' traffic. */
+  cniHasFirewall: boolean;
+}
+
+export async function gatherKernelFacts(cniHasFirewall: boolean): Promise<KernelFacts> {
+  const sysctl = (path: string) =>
+    readFile(path, "utf8").then(
+      (text) => text.trim(),
+      () => undefined,
+    );
+  return {
+    ipForward: await sysctl("/proc/sys/net/ipv4/ip_forward"),
+    bridgeNfCallIptables: await sysctl("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+    forwardPolicy: await forwardPolicy(),
+    cniHasFirewall,
+  };
+}
+
+async function forwardPolicy(): Promise<KernelFacts["forwardPolicy"]> {
+  try {
+    const { stdout } = await exec("iptables", ["-S", "FORWARD"], { timeout: 5_000 });
+    const policy = /^-P FORWARD (\S+)/m.exec(stdout)?.[1];
+    return policy ? { policy } : { error: "iptables -S FORWARD printed no policy" };
+  } catch (err) {
+    return { error: `iptables -S FORWARD: ${(err as Error).message.split("\n")[0]}` };
+  }
+}
+
+const PERSIST = "and persist it in /etc/sysctl.d/99-kubernetes.conf";
+
+export function evaluateIpForward(facts: KernelFacts): CheckResult {
+  if (facts.ipForward === "1") {
+    return { name: "ip-forward", status: "ok", detail: "net.ipv4.ip_forward = 1" };
+  }
+  return {
+    name: "ip-forward",
+    status: "fail",
+    detail:
+      facts.ipForward === undefined
+        ? "net.ipv4.ip_forward cannot be read"
+        : `net.ipv4.ip_forward = ${facts.ipForward}: the node does not route pod traffic`,
+    fix: `sysctl -w net.ipv4.ip_forward=1, ${PERSIST}`,
+  };
+}
+
+export function evaluateBridgeNetfilter(facts: KernelFacts): CheckResult {
+  if (facts.bridgeNfCallIptables === undefined) {
+    return {
+      name: "br-netfilter",
+      status: "fail",
+      detail:
+        "br_netfilter is not loaded (no /proc/sys/net/bridge): traffic between pods on one bridge bypasses iptables, so Services break",
+      fix: "modprobe br_netfilter, and list it in /etc/modules-load.d/k8s.conf",
+    };
+  }
+  if (facts.bridgeNfCallIptables !== "1") {
+    return {
+      name: "br-netfilter",
+      status: "fail",
+      detail: `net.bridge.bridge-nf-call-iptables = ${facts.bridgeNfCallIptables}: bridged pod traffic bypasses iptables, so Services break`,
+      fix: `sysctl -w net.bridge.bridge-nf-call-iptables=1, ${PERSIST}`,
+    };
+  }
+  return {
+    name: "br-netfilter",
+    status: "ok",
+    detail: "br_netfilter loaded, net.bridge.bridge-nf-call-iptables = 1",
+  };
+}
+
+export function evaluateForwardPolicy(facts: KernelFacts): CheckResult {
+  if ("error" in facts.forwardPolicy) {
+    return {
+      name: "iptables-forward",
+      status: "warn",
+      detail: `cannot read the FORWARD policy (${facts.forwardPolicy.error})`,
+      fix: "install iptables (berth's CNI plugins need it too)",
+    };
+  }
+  const { policy } = facts.forwardPolicy;
+  if (policy !== "DROP") {
+    return { name: "iptables-forward", status: "ok", detail: `FORWARD policy ${policy}` };
+  }
+  if (facts.cniHasFirewall) {
+    return {
+      name: "iptables-forward",
+      status: "ok",
+      detail:
+        "FORWARD policy DROP (Docker sets it), and the CNI network runs the firewall plugin, which accepts its pods' traffic",
+    };
+  }
+  return {
+    name: "iptables-forward",
+    status: "warn",
+    detail:
+      "FORWARD policy DROP (Docker sets it): traffic of pods to other hosts and between pods is dropped unless rules allow it",
+    fix: 'add {"type": "firewall"} to the CNI network\'s plugins, or accept the pod CIDR in the DOCKER-USER chain (iptables -I DOCKER-USER -s POD_CIDR -j ACCEPT; and -d POD_CIDR)',
+  };
+}
