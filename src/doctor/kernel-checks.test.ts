@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  evaluateBridgeNetfilter,
+  evaluateForwardPolicy,
+  evaluateIpForward,
+  type KernelFacts,
+} from "./kernel-checks.ts";
+
+const healthy: KernelFacts = {
+  ipForward: "1",
+  bridgeNfCallIptables: "1",
+  forwardPolicy: { policy: "ACCEPT" },
+  cniHasFirewall: false,
+};
+
+describe("kernel checks", () => {
+  test("ip_forward: 1 ok; 0 fails with the sysctl fix", () => {
+    assert.equal(evaluateIpForward(healthy).status, "ok");
+    const off = evaluateIpForward({ ...healthy, ipForward: "0" });
+    assert.equal(off.status, "fail");
+    assert.match(off.fix ?? "", /sysctl -w net\.ipv4\.ip_forward=1/);
+  });
+
+  test("br_netfilter: not loaded fails with modprobe; loaded but 0 fails with the sysctl", () => {
+    assert.equal(evaluateBridgeNetfilter(healthy).status, "ok");
+    const absent = evaluateBridgeNetfilter({ ...healthy, bridgeNfCallIptables: undefined });
+    assert.equal(absent.status, "fail");
+    assert.match(absent.fix ?? "", /modprobe br_netfilter/);
+    const off = evaluateBridgeNetfilter({ ...healthy, bridgeNfCallIptables: "0" });
+    assert.equal(off.status, "fail");
+    assert.match(off.fix ?? "", /bridge-nf-call-iptables=1/);
+  });
+
+  test("FORWARD DROP warns unless the CNI network runs the firewall plugin", () => {
+    assert.equal(evaluateForwardPolicy(healthy).status, "ok");
+    const drop = { ...healthy, forwardPolicy: { policy: "DROP" } };
+    const warned = evaluateForwardPolicy(drop);
+    assert.equal(warned.status, "warn");
+    assert.match(warned.detail, /DROP \(Docker sets it\)/);
+    assert.match(warned.fix ?? "", /firewall.*DOCKER-USER/);
+    assert.equal(evaluateForwardPolicy({ ...drop, cniHasFirewall: true }).status, "ok");
+    assert.equal(
+      evaluateForwardPolicy({ ...healthy, forwardPolicy: { error: "ENOENT" } }).status,
+      "warn",
+    );
+  });
+});
