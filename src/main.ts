@@ -1,8 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { type Config, parseConfig, UsageError, usage } from "./config.ts";
 import { DockerClient } from "./docker/client.ts";
-import { runDoctor } from "./doctor/doctor.ts";
 import { parseDockerEndpoint } from "./docker/endpoint.ts";
+import { runDoctor } from "./doctor/doctor.ts";
 import { messageOf } from "./errors.ts";
 import { ContainerEvents } from "./events/container-events.ts";
 import { ImageService, RuntimeService } from "./gen/runtime/v1/api_pb.js";

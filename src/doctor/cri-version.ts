@@ -2,8 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
 import {
   RuntimeService,
-  type VersionResponse,
   VersionRequestSchema,
+  type VersionResponse,
 } from "../gen/runtime/v1/api_pb.js";
 import { grpcServiceDefinition } from "../server/grpc-service.ts";
 
