@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
+import { recordDockerRequest } from "../metrics/record.ts";
 import type { DockerEndpoint } from "./endpoint.ts";
 import { dockerErrorFromResponse, dockerErrorFromTransport } from "./errors.ts";
 
@@ -18,7 +19,19 @@ export async function hijack(
   signal?: AbortSignal,
 ): Promise<{ socket: Socket; head: Buffer }> {
   signal?.throwIfAborted();
-  const socket = await open(endpoint, what);
+  const started = performance.now();
+  let recorded = false;
+  const record = (outcome: number | "error" | "cancelled") => {
+    recorded = true;
+    recordDockerRequest(method, path, outcome, (performance.now() - started) / 1000);
+  };
+  let socket: Socket;
+  try {
+    socket = await open(endpoint, what);
+  } catch (err) {
+    record(signal?.aborted ? "cancelled" : "error");
+    throw err;
+  }
   const onAbort = () => socket.destroy(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -28,11 +41,13 @@ export async function hijack(
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
     );
     const { statusCode, rest, bodyText } = await readResponseHead(socket, what);
+    record(statusCode);
     if (statusCode === 101 || statusCode === 200) return { socket, head: rest };
     socket.destroy();
     throw dockerErrorFromResponse(statusCode, bodyText, what);
   } catch (err) {
     socket.destroy();
+    if (!recorded) record(signal?.aborted ? "cancelled" : "error");
     if (signal?.aborted) throw signal.reason;
     throw err;
   } finally {

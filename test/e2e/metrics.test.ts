@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -197,6 +197,46 @@ describe("metrics", () => {
         `berth_containers{container_state="${state}"} is present`,
       );
     }
+  });
+
+  test("a container: running by state, its exec through the hijacked routes, its log copy lag", async () => {
+    const config = podConfig("metrics-container", { hostNetwork: true });
+    const { podSandboxId } = await berth.client.runtime.runPodSandbox({ config });
+    const started = await delta(async () => {
+      const { containerId } = await berth.client.runtime.createContainer({
+        podSandboxId,
+        config: {
+          metadata: { name: "echo", attempt: 0 },
+          image: { image: fx.images.busybox },
+          command: ["sh", "-c", "echo hello; exec sleep 3600"],
+          logPath: "echo/0.log",
+        },
+        sandboxConfig: config,
+      });
+      await berth.client.runtime.startContainer({ containerId });
+      const logFile = join(config.logDirectory ?? "", "echo/0.log");
+      const deadline = Date.now() + 10_000;
+      while (!(existsSync(logFile) && readFileSync(logFile, "utf8").includes("hello"))) {
+        assert.ok(Date.now() < deadline, "the container's output reached its log file");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return containerId;
+    });
+    assert.equal(started.change("berth_containers", { container_state: "running" }), 1);
+    assert.ok(started.change("berth_container_log_copy_lag_seconds_count") >= 1);
+
+    const exec = await delta(() =>
+      berth.client.runtime.execSync({ containerId: started.result, cmd: ["true"], timeout: 10n }),
+    );
+    assert.equal(exec.result.exitCode, 0);
+    const engine = "berth_docker_operations_total";
+    assert.equal(exec.change(engine, { endpoint: "POST /containers/{id}/exec", status: "201" }), 1);
+    assert.equal(
+      exec.change(engine, { endpoint: "POST /exec/{id}/start" }),
+      1,
+      "the hijacked exec start is counted too",
+    );
+    await berth.client.runtime.removePodSandbox({ podSandboxId });
   });
 
   test("no label carries an id, and process metrics are there under their standard names", async () => {
