@@ -181,7 +181,6 @@ async function main(): Promise<number> {
       serving: () => serving,
       docker,
       store,
-      checkpoints,
       log,
     });
   }

@@ -207,6 +207,19 @@ export class DockerClient {
     });
   }
 
+  /**
+   * Asks the image's registry, through the engine, for its manifest (what a pull would fetch
+   * first) without pulling: answers the manifest's digest; fails as the registry does.
+   */
+  async inspectDistribution(ref: string, signal?: AbortSignal): Promise<{ digest: string }> {
+    const answer = await this.#json<{ Descriptor?: { digest?: string } }>(
+      "GET",
+      `/distribution/${encodeURIComponent(ref)}/json`,
+      { what: `look up ${ref} in its registry`, signal },
+    );
+    return { digest: answer.Descriptor?.digest ?? "" };
+  }
+
   /** Inspects an image, answering undefined when the engine has no such image. */
   async findImage(ref: string, signal?: AbortSignal): Promise<ImageInspect | undefined> {
     try {

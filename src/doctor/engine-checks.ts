@@ -1,5 +1,5 @@
 import { MAX_API_VERSION, MIN_API_VERSION } from "../docker/api-version.ts";
-import type { DockerClient } from "../docker/client.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import { messageOf } from "../errors.ts";
 import type { CheckResult } from "./check.ts";
 
@@ -27,7 +27,7 @@ export type PauseImageFacts =
   | { image: string; present: false; pullable: false; error: string };
 
 export async function gatherEngineFacts(
-  docker: DockerClient,
+  docker: DockerEngine,
   endpoint: string,
 ): Promise<EngineFacts> {
   try {
@@ -59,16 +59,13 @@ export async function gatherEngineFacts(
  * engine asks the registry for the manifest (GET /distribution/{name}/json), as a pull would.
  */
 export async function gatherPauseImageFacts(
-  docker: DockerClient,
+  docker: DockerEngine,
   image: string,
 ): Promise<PauseImageFacts> {
   const found = await docker.findImage(image, AbortSignal.timeout(ENGINE_TIMEOUT_MS));
   if (found) return { image, present: true, id: found.Id };
   try {
-    await docker.call("GET", `/distribution/${encodeURIComponent(image)}/json`, {
-      what: `look up ${image} in its registry`,
-      signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
-    });
+    await docker.inspectDistribution(image, AbortSignal.timeout(REGISTRY_TIMEOUT_MS));
     return { image, present: false, pullable: true };
   } catch (err) {
     return { image, present: false, pullable: false, error: messageOf(err) };

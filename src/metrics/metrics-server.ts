@@ -2,8 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Gauge } from "prom-client";
-import type { DockerClient } from "../docker/client.ts";
-import type { SandboxCheckpoints } from "../store/sandbox-checkpoint.ts";
+import type { DockerEngine } from "../docker/engine.ts";
 import type { StateStore } from "../store/state-store.ts";
 import { parseBindAddress } from "../streaming/bind-address.ts";
 import { criProbe } from "./cri-probe.ts";
@@ -20,15 +19,14 @@ export interface BerthMetricsOptions {
   listen: string;
   /** False once the gRPC server began to drain. */
   serving: () => boolean;
-  docker: DockerClient;
+  docker: Pick<DockerEngine, "ping">;
   store: StateStore;
-  checkpoints: SandboxCheckpoints;
   log: Logger;
 }
 
 /** berth's metrics server, as main.ts starts it with --metrics-bind-address. */
 export function startMetricsServer(options: BerthMetricsOptions): Promise<MetricsServer> {
-  const { docker, store, checkpoints } = options;
+  const { docker, store } = options;
   const health = new Health({
     docker: () => docker.ping(AbortSignal.timeout(PING_TIMEOUT_MS)).then(() => undefined),
     cri: criProbe(options.listen, options.serving),
@@ -36,7 +34,7 @@ export function startMetricsServer(options: BerthMetricsOptions): Promise<Metric
   return serveMetrics({
     bindAddress: options.bindAddress,
     health,
-    objectStates: () => objectStates(store, checkpoints),
+    objectStates: () => objectStates(store),
     log: options.log,
   });
 }
@@ -46,7 +44,7 @@ export interface MetricsServerOptions {
   bindAddress: string;
   health: Health;
   /** Counted at scrape time. */
-  objectStates: () => Promise<ObjectStates>;
+  objectStates: () => ObjectStates;
   log: Logger;
 }
 
@@ -128,7 +126,7 @@ async function handle(
  * (process_*, nodejs_*), which dashboards and alerts for any exporter already use; the job
  * label tells berth's apart. Registered once, and only when metrics are served.
  */
-function registerScrapeTimeMetrics(objectStates: () => Promise<ObjectStates>): void {
+function registerScrapeTimeMetrics(objectStates: () => ObjectStates): void {
   if (scrapeTimeMetrics) return;
   scrapeTimeMetrics = true;
   collectDefaultMetrics({ register: registry });
@@ -137,8 +135,8 @@ function registerScrapeTimeMetrics(objectStates: () => Promise<ObjectStates>): v
     help: "berth's pod sandboxes by the state the CRI reports (ready, notready).",
     labelNames: ["sandbox_state"] as const,
     registers: [registry],
-    async collect() {
-      const { sandboxes } = await objectStates();
+    collect() {
+      const { sandboxes } = objectStates();
       for (const [state, count] of Object.entries(sandboxes))
         this.set({ sandbox_state: state }, count);
     },
@@ -148,8 +146,8 @@ function registerScrapeTimeMetrics(objectStates: () => Promise<ObjectStates>): v
     help: "berth's containers by the state the CRI reports (created, running, exited, unknown).",
     labelNames: ["container_state"] as const,
     registers: [registry],
-    async collect() {
-      const { containers } = await objectStates();
+    collect() {
+      const { containers } = objectStates();
       for (const [state, count] of Object.entries(containers)) {
         this.set({ container_state: state }, count);
       }

@@ -1,7 +1,6 @@
 import { ContainerState, PodSandboxState } from "../gen/runtime/v1/api_pb.js";
 import { containerState } from "../runtime/container-convert.ts";
 import { sandboxState } from "../runtime/sandbox-convert.ts";
-import type { SandboxCheckpoints } from "../store/sandbox-checkpoint.ts";
 import type { StateStore } from "../store/state-store.ts";
 
 export type SandboxStateLabel = "ready" | "notready";
@@ -24,16 +23,13 @@ const CONTAINER_LABELS: Record<ContainerState, ContainerStateLabel> = {
  * functions ListPodSandbox and ListContainers use), at scrape time: nothing is kept current
  * on the hot path. Every state is present, zero included, so a series never disappears.
  */
-export async function objectStates(
-  store: StateStore,
-  checkpoints: SandboxCheckpoints,
-): Promise<ObjectStates> {
+export function objectStates(store: StateStore): ObjectStates {
   const states: ObjectStates = {
     sandboxes: { ready: 0, notready: 0 },
     containers: { created: 0, running: 0, exited: 0, unknown: 0 },
   };
   for (const sandbox of store.sandboxes()) {
-    const state = sandboxState(sandbox, await checkpoints.read(sandbox.id));
+    const state = sandboxState(sandbox);
     states.sandboxes[state === PodSandboxState.SANDBOX_READY ? "ready" : "notready"]++;
   }
   for (const container of store.containers()) {
