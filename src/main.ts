@@ -175,14 +175,24 @@ async function main(): Promise<number> {
   let serving = true;
   let metrics: MetricsServer | undefined;
   if (config.metricsBindAddress !== undefined) {
-    metrics = await startMetricsServer({
-      bindAddress: config.metricsBindAddress,
-      listen: config.listen,
-      serving: () => serving,
-      docker,
-      store,
-      log,
-    });
+    try {
+      metrics = await startMetricsServer({
+        bindAddress: config.metricsBindAddress,
+        listen: config.listen,
+        serving: () => serving,
+        docker,
+        store,
+        log,
+      });
+    } catch (err) {
+      // Refused at start, as a taken CRI socket is: the operator asked for metrics.
+      const message = `--metrics-bind-address ${config.metricsBindAddress}: ${messageOf(err)}`;
+      log.error(message);
+      process.stderr.write(`berth: ${message}
+`);
+      await server.stop();
+      return 1;
+    }
   }
   sync.start();
   stats.start();

@@ -3,7 +3,8 @@ import type { PullProgress } from "../docker/types.ts";
 /**
  * Bytes a pull downloaded, from the engine's progress messages: each layer's last
  * `Downloading` count, or its size once `Download complete`. Layers the engine already had
- * ("Already exists") and extraction progress count nothing.
+ * ("Already exists") and extraction progress count nothing; so does a layer small enough that
+ * the engine sent no `Downloading` message for it (its size is never reported then).
  */
 export class LayerDownloads {
   readonly #layers = new Map<string, { current: number; total: number }>();

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -24,6 +26,7 @@ const docker = testDocker();
 const cniDir = mkdtempSync(join(tmpdir(), "berth-metrics-cni-"));
 /** An image of this run's own, with a layer no engine has, so the pull downloads bytes. */
 const ownImage = `${fx.plainRegistry}/berth-e2e-metrics/layer:${process.pid}-${Date.now()}`;
+const LAYER_BYTES = 2 * 1024 * 1024;
 let berth: BerthProcess;
 let base: string;
 
@@ -65,7 +68,8 @@ before(async () => {
   writeTestNetwork(cniDir);
   const context = mkdtempSync(join(tmpdir(), "berth-metrics-image-"));
   try {
-    writeFileSync(join(context, "blob"), Buffer.alloc(256 * 1024, `${ownImage}\n`));
+    // Random, so gzip cannot shrink it: the engine reports its download in progress messages.
+    writeFileSync(join(context, "blob"), randomBytes(LAYER_BYTES));
     execFileSync("sh", [
       "-c",
       'tar -C "$1" -c blob | docker import - "$2"',
@@ -142,8 +146,7 @@ describe("metrics", () => {
     assert.equal(change("berth_image_pulls_total", { result: "success" }), 1);
     assert.equal(change("berth_image_pull_duration_seconds_count", { result: "success" }), 1);
     const bytes = change("berth_image_pull_bytes_total");
-    // The layer is 256 KiB of one repeated line: gzip makes it small, but never nothing.
-    assert.ok(bytes > 0 && bytes < 256 * 1024, `downloaded ${bytes} bytes`);
+    assert.ok(bytes >= LAYER_BYTES && bytes < LAYER_BYTES * 1.1, `downloaded ${bytes} bytes`);
     const engine = "berth_docker_operations_total";
     assert.equal(change(engine, { endpoint: "POST /images/create", status: "200" }), 1);
     assert.ok(change(engine, { endpoint: "GET /images/{name}/json", status: "200" }) >= 1);
@@ -253,7 +256,28 @@ describe("metrics", () => {
   });
 });
 
-describe("health without an engine", () => {
+describe("refusals", () => {
+  test("a --metrics-bind-address already taken: berth exits 1 naming it, and leaves no socket", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    const refused = await startBerth({
+      args: ["--cni-conf-dir", cniDir, "--metrics-bind-address", `127.0.0.1:${port}`],
+      noWait: true,
+    });
+    try {
+      assert.equal(await refused.exited, 1);
+      assert.match(
+        refused.output(),
+        new RegExp(`berth: --metrics-bind-address 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
+      );
+      assert.equal(existsSync(refused.socket), false, "the CRI socket is removed again");
+    } finally {
+      await refused.stop();
+      taken.close();
+    }
+  });
+
   test("/healthz answers 503 naming the engine when nothing answers at --docker-endpoint", async () => {
     const dir = mkdtempSync(join(tmpdir(), "berth-metrics-noengine-"));
     const lonely = await startBerth({
