@@ -48,10 +48,16 @@ test("a rebuild after the event stream ended counts as a resync; the first one d
   try {
     sync.start();
     while (rebuilds < 1) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(await resyncs(), before, "the start-up rebuild is no resync");
     streams[0]?.end(); // the engine ended the stream (a restart, say)
     await reopened;
-    while (rebuilds < 2) await new Promise((resolve) => setImmediate(resolve));
+    // Counted once that rebuild is done, which takes a few turns after its list call.
+    const deadline = Date.now() + 5_000;
+    while ((await resyncs()) === before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(rebuilds, 2);
     assert.equal(await resyncs(), before + 1);
   } finally {
     const stopping = sync.stop();
