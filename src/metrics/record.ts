@@ -31,6 +31,12 @@ export function rpcRecorder(operation: string): (code: status, seconds: number) 
   };
 }
 
+/** Children by route, and by route and status: both bounded, so looked up once each. */
+const engineChildren = new Map<
+  string,
+  { duration: { observe(value: number): void }; byStatus: Map<string, { inc(): void }> }
+>();
+
 /** One engine request: its HTTP status, or why it has none. */
 export function recordDockerRequest(
   method: string,
@@ -39,8 +45,19 @@ export function recordDockerRequest(
   seconds: number,
 ): void {
   const endpoint = engineRoute(method, path);
-  dockerOperations.inc({ endpoint, status: String(outcome) });
-  dockerOperationDuration.observe({ endpoint }, seconds);
+  let children = engineChildren.get(endpoint);
+  if (!children) {
+    children = { duration: dockerOperationDuration.labels(endpoint), byStatus: new Map() };
+    engineChildren.set(endpoint, children);
+  }
+  const status = String(outcome);
+  let counter = children.byStatus.get(status);
+  if (!counter) {
+    counter = dockerOperations.labels(endpoint, status);
+    children.byStatus.set(status, counter);
+  }
+  children.duration.observe(seconds);
+  counter.inc();
 }
 
 export function recordPluginRun(
