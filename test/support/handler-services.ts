@@ -152,8 +152,14 @@ export interface HandlerHarness {
   rootDir: string;
   /** A call context with a fresh, never-aborted signal. */
   ctx: CallContext;
-  /** Removes the temporary root. */
+  /** Stops following events and removes the temporary root (when the harness made it). */
   close(): Promise<void>;
+  /**
+   * berth restarted over the same root directory: a new harness (new store, caches and
+   * fakes) on `engine` (default: a fresh, empty one). The old harness must not be used again;
+   * the new one owns the root's removal.
+   */
+  restart(engine?: FakeEngine): Promise<HandlerHarness>;
 }
 
 export interface HarnessOptions {
@@ -165,6 +171,7 @@ export interface HarnessOptions {
 }
 
 export async function handlerServices(options: HarnessOptions = {}): Promise<HandlerHarness> {
+  const owned = options.rootDir === undefined;
   const rootDir = options.rootDir ?? (await mkdtemp(join(tmpdir(), "berth-handlers-")));
   const config = parseConfig(
     [
@@ -237,7 +244,18 @@ export async function handlerServices(options: HarnessOptions = {}): Promise<Han
     ctx: { signal: new AbortController().signal, deadline: undefined, log },
     close: async () => {
       await sync.stop();
-      if (!options.rootDir) await rm(rootDir, { recursive: true, force: true });
+      if (owned) await rm(rootDir, { recursive: true, force: true });
+    },
+    restart: async (next) => {
+      await sync.stop();
+      const harness = await handlerServices({ ...options, rootDir, engine: next });
+      return {
+        ...harness,
+        close: async () => {
+          await harness.close();
+          if (owned) await rm(rootDir, { recursive: true, force: true });
+        },
+      };
     },
   };
 }
