@@ -80,6 +80,7 @@ export class FakeEngine implements DockerEngine {
   /** Container names (or ids) whose next start leaves them exited at once (a dying process). */
   readonly exitOnStart = new Set<string>();
   #failures: Failure[] = [];
+  #startFailures = new Map<string, { message: string; statusCode: number }>();
   #eventStreams = new Set<PassThrough>();
   #sequence = 0;
   #pid = 1000;
@@ -88,6 +89,15 @@ export class FakeEngine implements DockerEngine {
   /** The next call of `method` (on `target`, when given) fails with `error`, once. */
   failNext(method: EngineMethod, error: Error, target?: string): void {
     this.#failures.push({ method, target, error });
+  }
+
+  /**
+   * The next start of `target` fails as the engine's does when the runtime cannot run the
+   * process: HTTP `statusCode`, and the container stays "created" with the error and exit
+   * code 128 recorded in its state.
+   */
+  failNextStart(target: string, message: string, statusCode = 500): void {
+    this.#startFailures.set(target, { message, statusCode });
   }
 
   /** How many times `method` was called (on `target`, when given). */
@@ -351,6 +361,12 @@ export class FakeEngine implements DockerEngine {
     this.#record("startContainer", id);
     const container = this.#container(id, "start container");
     if (container.State.Running) return;
+    const failure = this.#startFailures.get(id);
+    if (failure) {
+      this.#startFailures.delete(id);
+      Object.assign(container.State, { ExitCode: 128, Error: failure.message });
+      throw engineError(failure.statusCode, `start container ${id}: ${failure.message}`);
+    }
     const startedAt = this.#now();
     if (
       this.exitOnStart.delete(container.Id) ||
