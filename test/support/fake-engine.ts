@@ -272,7 +272,8 @@ export class FakeEngine implements DockerEngine {
     if (source) {
       const existing = this.images.get(source.Id);
       const tags = new Set(existing?.RepoTags ?? []);
-      if (!tag.includes(":")) tags.add(ref);
+      // The engine names Docker Hub's official images by their short name.
+      if (!tag.includes(":")) tags.add(ref.replace(/^docker\.io\/(library\/)?/, ""));
       this.images.set(source.Id, { ...structuredClone(source), RepoTags: [...tags] });
       lines.push({ status: `Status: Downloaded newer image for ${ref}` });
     } else {
