@@ -80,6 +80,7 @@ export class FakeEngine implements DockerEngine {
   /** Container names (or ids) whose next start leaves them exited at once (a dying process). */
   readonly exitOnStart = new Set<string>();
   #failures: Failure[] = [];
+  #held: Promise<void> | undefined;
   #startFailures = new Map<string, { message: string; statusCode: number }>();
   #eventStreams = new Set<PassThrough>();
   #sequence = 0;
@@ -98,6 +99,18 @@ export class FakeEngine implements DockerEngine {
    */
   failNextStart(target: string, message: string, statusCode = 500): void {
     this.#startFailures.set(target, { message, statusCode });
+  }
+
+  /**
+   * The next findContainer answers what it saw when called, but only once the test calls
+   * the returned release: lets a test overtake a call in flight.
+   */
+  holdNextFind(): () => void {
+    let release: () => void = () => {};
+    this.#held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return release;
   }
 
   /** How many times `method` was called (on `target`, when given). */
@@ -308,7 +321,11 @@ export class FakeEngine implements DockerEngine {
   async findContainer(id: string): Promise<ContainerInspect | undefined> {
     this.#record("findContainer", id);
     const container = this.containers.get(id) ?? this.#byPrefix(id);
-    return container && structuredClone(container);
+    const answer = container && structuredClone(container);
+    const held = this.#held;
+    this.#held = undefined;
+    await held;
+    return answer;
   }
 
   async createContainer(
