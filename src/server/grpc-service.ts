@@ -126,7 +126,9 @@ function serverStreaming(
       },
       (err: unknown) => {
         done();
-        call.destroy(failure(context.log, method, started, err, record));
+        // grpc-js sends the status of an "error" event; destroy() would drop it and leave the
+        // client waiting for a status until its deadline.
+        call.emit("error", failure(context.log, method, started, err, record));
       },
     );
   };
