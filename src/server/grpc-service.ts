@@ -134,15 +134,15 @@ function serverStreaming(
   };
 }
 
+/** How far ahead of the server's deadline the client's deadline timer may fire. */
+const DEADLINE_SLACK_MS = 100;
+
 function callContext(
   call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
   method: DescMethod,
   log: Logger,
 ): { context: CallContext; done: () => void } {
   const controller = new AbortController();
-  const onCancel = () =>
-    controller.abort(new DOMException("call cancelled by client", "AbortError"));
-  call.on("cancelled", onCancel);
   const rawDeadline = call.getDeadline();
   const deadline =
     rawDeadline instanceof Date
@@ -150,6 +150,16 @@ function callContext(
       : Number.isFinite(rawDeadline)
         ? new Date(rawDeadline)
         : undefined;
+  // At the deadline the client's grpc-js resets the stream (its timer runs ahead of the
+  // server's by the transit time) and the server's ends the call, both racing the timer
+  // below: a cancellation that close to the deadline is the deadline, not the client giving up.
+  const onCancel = () =>
+    controller.abort(
+      deadline && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS
+        ? new DOMException("deadline exceeded", "TimeoutError")
+        : new DOMException("call cancelled by client", "AbortError"),
+    );
+  call.on("cancelled", onCancel);
   let timer: NodeJS.Timeout | undefined;
   if (deadline) {
     timer = setTimeout(
