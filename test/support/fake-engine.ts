@@ -477,6 +477,15 @@ export class FakeEngine implements DockerEngine {
     throw notFaked("containerLogs");
   }
 
+  /** Files of a container's filesystem a test put there; undefined for any other path. */
+  readonly files = new Map<string, Buffer>();
+
+  async readContainerFile(id: string, path: string): Promise<Buffer | undefined> {
+    this.#record("readContainerFile", id);
+    const container = this.#container(id, `read ${path} of container`);
+    return this.files.get(`${container.Id}:${path}`);
+  }
+
   async resizeContainer(id: string): Promise<void> {
     this.#record("resizeContainer", id);
     throw notFaked("resizeContainer");

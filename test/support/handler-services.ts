@@ -232,6 +232,8 @@ export async function handlerServices(options: HarnessOptions = {}): Promise<Han
     },
     hostLimits: async () => HOST_LIMITS,
     sandboxLocks: new KeyedMutex(),
+    containerLocks: new KeyedMutex(),
+    imageLocks: new KeyedMutex(),
   };
   return {
     services,
