@@ -262,6 +262,14 @@ export class FakeEngine implements DockerEngine {
     return structuredClone(image);
   }
 
+  /** The registry's manifest digest of a reference the fake registry holds. */
+  async inspectDistribution(ref: string): Promise<{ digest: string }> {
+    this.#record("inspectDistribution", ref);
+    const source = this.registry.get(ref);
+    if (!source) throw engineError(404, `look up ${ref} in its registry: manifest unknown`);
+    return { digest: `sha256:${sha256Id(`manifest-${source.Id}`)}` };
+  }
+
   async findImage(ref: string): Promise<ImageInspect | undefined> {
     this.#record("findImage", ref);
     const image = this.#image(ref);
