@@ -1,8 +1,18 @@
 import { mkdir } from "node:fs/promises";
-import { type Config, parseConfig, UsageError, usage } from "./config.ts";
+import { join } from "node:path";
+import { findSubcommand, SUBCOMMANDS, subcommandContext } from "./cli/subcommands.ts";
+import { usage } from "./config/render.ts";
+import { buildInfoText, versionText } from "./config/version.ts";
+import {
+  type CommandLine,
+  ConfigError,
+  type LoadedConfig,
+  loadConfig,
+  parseCommandLine,
+  UsageError,
+} from "./config.ts";
 import { DockerClient } from "./docker/client.ts";
 import { parseDockerEndpoint } from "./docker/endpoint.ts";
-import { runDoctor } from "./doctor/doctor.ts";
 import { messageOf } from "./errors.ts";
 import { ContainerEvents } from "./events/container-events.ts";
 import { ImageService, RuntimeService } from "./gen/runtime/v1/api_pb.js";
@@ -38,21 +48,52 @@ import { KeyedMutex } from "./util/keyed-mutex.ts";
 /** How long start-up waits for the first rebuild from the engine before serving anyway. */
 const INITIAL_SYNC_TIMEOUT_MS = 15_000;
 
-async function main(): Promise<number> {
-  // Subcommands come before the daemon's flags.
-  if (process.argv[2] === "doctor") return runDoctor(process.argv.slice(3), process.env);
-  let config: Config;
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let line: CommandLine;
+  let loaded: LoadedConfig;
   try {
-    config = parseConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      if (err.message !== "") process.stderr.write(`berth: ${err.message}\n\n`);
-      process.stderr.write(usage());
-      return err.message === "" ? 0 : 2;
+    line = parseCommandLine(argv);
+    if (line.help) {
+      process.stdout.write(usage(SUBCOMMANDS));
+      return 0;
     }
-    throw err;
+    if (line.version) {
+      process.stdout.write(versionText());
+      return 0;
+    }
+    if (line.buildinfo) {
+      process.stdout.write(buildInfoText());
+      return 0;
+    }
+    if (line.words.length > 0) {
+      const command = findSubcommand(line.words);
+      if (!command) throw new UsageError(`unknown command: ${line.words.join(" ")}`);
+      return await command.run(subcommandContext(line, env, process.stdout));
+    }
+    loaded = loadConfig(line, env);
+  } catch (err) {
+    return configFailure(err);
   }
+  return serve(loaded);
+}
+
+/** A refused command line or configuration: the reason on stderr, a non-zero exit. */
+function configFailure(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`berth: ${err.message}\nRun 'berth --help' for the flags.\n`);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`berth: ${err.message}\n`);
+    return 1;
+  }
+  throw err;
+}
+
+async function serve({ config, warnings, file }: LoadedConfig): Promise<number> {
   const log = createLogger(config.logLevel);
+  log.info({ version: versionText().trim(), configFile: file ?? null }, "starting");
+  for (const warning of warnings) log.warn(warning);
   // A promise nobody awaited must not take the node's runtime down: log it as the bug it is.
   process.on("unhandledRejection", (reason) => {
     log.error(
@@ -84,7 +125,12 @@ async function main(): Promise<number> {
   const instance = instanceOf(config.rootDir);
   const startFailures = new StartFailures(config.rootDir);
   const sync = new DockerSync(docker, store, checkpoints, instance, log, startFailures);
-  const podNetwork = new CniPodNetwork(config.cniConfDir, config.cniBinDirs, config.rootDir, log);
+  const podNetwork = new CniPodNetwork(
+    config.cniConfDir,
+    config.cniBinDirs,
+    config.cniCacheDir ?? join(config.rootDir, "cni"),
+    log,
+  );
   // Log writers hold one follow stream per container: a client of their own, unbounded.
   const logsDocker = new DockerClient(endpoint, { connections: null });
   const logs = new BerthContainerLogs(new LogManager({ docker: logsDocker, logger: log }), log);
@@ -230,7 +276,7 @@ async function main(): Promise<number> {
 
 // Exit explicitly once shut down: an idle keep-alive connection or timer must not keep a
 // stopped berth alive.
-main().then(
+main(process.argv.slice(2), process.env).then(
   (code) => {
     process.exit(code);
   },
