@@ -34,6 +34,8 @@ import { detectHostLimits, type HostLimits } from "./runtime/host-limits.ts";
 import { RuntimeSettings } from "./runtime/runtime-settings.ts";
 import { StoreStreamingLookup } from "./runtime/store-streaming-lookup.ts";
 import { claimListenAddress, type ListenClaim, startGrpcServer } from "./server/grpc-server.ts";
+import { ActivationError, takeActivatedSockets } from "./server/socket-activation.ts";
+import { SystemdNotifier } from "./server/systemd-notify.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
 import { StatsCollector } from "./stats/stats-collector.ts";
 import { dockerUpperDirs } from "./stats/writable-layer.ts";
@@ -91,9 +93,12 @@ function configFailure(err: unknown): number {
 }
 
 async function serve({ config, warnings, file }: LoadedConfig): Promise<number> {
+  // Before anything spawns a child: systemd's variables are berth's alone.
+  const activated = takeActivatedSockets(process.env);
   const log = createLogger(config.logLevel);
   log.info({ version: versionText().trim(), configFile: file ?? null }, "starting");
   for (const warning of warnings) log.warn(warning);
+  const notifier = SystemdNotifier.fromEnvironment(log, process.env);
   // A promise nobody awaited must not take the node's runtime down: log it as the bug it is.
   process.on("unhandledRejection", (reason) => {
     log.error(
@@ -103,9 +108,9 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
   });
   let claim: ListenClaim;
   try {
-    claim = await claimListenAddress(config.listen);
+    claim = await claimListenAddress(config.listen, activated);
   } catch (err) {
-    if (!(err instanceof SocketInUseError)) throw err;
+    if (!(err instanceof SocketInUseError || err instanceof ActivationError)) throw err;
     log.error(err.message);
     process.stderr.write(`berth: ${err.message}\n`);
     return 1;
@@ -217,6 +222,7 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
       { service: ImageService, handlers: imageServiceHandlers(services) },
     ],
     log,
+    { runtimeRequestTimeoutMs: config.runtimeRequestTimeoutMs },
   );
   let serving = true;
   let metrics: MetricsServer | undefined;
@@ -240,6 +246,7 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
       return 1;
     }
   }
+  await notifier?.ready(`serving CRI on ${config.listen}`);
   sync.start();
   stats.start();
   void verifySandboxNetworks(services, AbortSignal.timeout(120_000));
@@ -249,6 +256,7 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
       log.info({ signal }, "shutting down: draining in-flight calls");
       serving = false;
       // /healthz answers 503 while draining; the metrics server closes with the rest.
+      const stoppingNoticed = notifier?.stopping();
       server
         .stop()
         .then(() => metrics?.stop())
@@ -261,6 +269,7 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
           podNetwork.close();
           return Promise.all([docker.close(), logsDocker.close()]);
         })
+        .then(() => stoppingNoticed)
         .then(
           () => resolve(0),
           (err: unknown) => {
