@@ -34,6 +34,7 @@ import { detectHostLimits, type HostLimits } from "./runtime/host-limits.ts";
 import { RuntimeSettings } from "./runtime/runtime-settings.ts";
 import { StoreStreamingLookup } from "./runtime/store-streaming-lookup.ts";
 import { claimListenAddress, type ListenClaim, startGrpcServer } from "./server/grpc-server.ts";
+import { joinRuntimeCgroup } from "./server/runtime-cgroup.ts";
 import { ActivationError, takeActivatedSockets } from "./server/socket-activation.ts";
 import { SystemdNotifier } from "./server/systemd-notify.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
@@ -99,6 +100,16 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
   log.info({ version: versionText().trim(), configFile: file ?? null }, "starting");
   for (const warning of warnings) log.warn(warning);
   const notifier = SystemdNotifier.fromEnvironment(log, process.env);
+  if (config.runtimeCgroups) {
+    try {
+      const files = await joinRuntimeCgroup(config.runtimeCgroups);
+      log.info({ cgroup: config.runtimeCgroups, files }, "moved into --runtime-cgroups");
+    } catch (err) {
+      log.error(messageOf(err));
+      process.stderr.write(`berth: ${messageOf(err)}\n`);
+      return 1;
+    }
+  }
   // A promise nobody awaited must not take the node's runtime down: log it as the bug it is.
   process.on("unhandledRejection", (reason) => {
     log.error(

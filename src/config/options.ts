@@ -276,7 +276,9 @@ export const OPTIONS: readonly AnyOption[] = [
     field: "runtimeCgroups",
     kind: optionalText(absolutePath),
     default: undefined,
-    help: "absolute name of a cgroup berth moves itself into at start (created when missing)",
+    help: "absolute name of a cgroup berth moves itself into at start, in every hierarchy (created when missing)",
+    notHonoured: () =>
+      "moves berth itself only: unlike cri-dockerd, berth neither moves dockerd/containerd into it nor caps its memory",
   }),
   option({
     name: "network-plugin",
