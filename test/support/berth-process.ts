@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -158,4 +158,18 @@ async function waitForServing(berth: BerthProcess): Promise<void> {
     }
   }
   throw new Error(`berth did not serve within 20 s: ${String(lastError)}\n${berth.output()}`);
+}
+
+/** Runs berth to completion (subcommands, --help, refused starts): exit code and output. */
+export function runBerth(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(NODE, [...NODE_FLAGS, join(REPO, ENTRY), ...args], {
+    cwd: REPO,
+    env,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
