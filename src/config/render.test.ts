@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { parseCommandLine } from "./command-line.ts";
@@ -97,5 +98,14 @@ describe("--version and --buildinfo", () => {
       `Node.js version: ${process.version}`,
       "",
     ]);
+  });
+});
+
+describe("README", () => {
+  test("its configuration section names every option", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Using it"));
+    for (const option of OPTIONS) assert.ok(section.includes(`\`--${option.name}\``), option.name);
+    for (const flag of CLI_FLAGS) assert.ok(section.includes(`--${flag.name}`), flag.name);
   });
 });
