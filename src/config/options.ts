@@ -228,6 +228,8 @@ export const OPTIONS: readonly AnyOption[] = [
     kind: text(absolutePath),
     default: "/var/lib/cri-dockerd",
     help: "cri-dockerd's state directory on a node where berth replaces cri-dockerd; berth never writes there (its own state is under --root-directory)",
+    // Kept in Config for adopting cri-dockerd's pods, which is not built yet.
+    notHonoured: () => "not read yet: berth does not adopt cri-dockerd's pods so far",
   }),
   option({
     name: "pod-infra-container-image",
