@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startBerth } from "../support/berth-process.ts";
 import { bindNotifySocket, python3Available } from "../support/notify-socket.ts";
+import { podConfig } from "../support/pods.ts";
 
 const haveSocketActivate =
   spawnSync("systemd-socket-activate", ["--version"], { stdio: "ignore" }).status === 0;
@@ -157,6 +166,71 @@ describe("systemd: socket activation and sd_notify", () => {
         "STOPPING after READY",
       );
     } finally {
+      notify.close();
+    }
+  });
+
+  test("CNI plugins berth runs inherit neither LISTEN_* nor NOTIFY_SOCKET/WATCHDOG_*", {
+    skip: skipActivation || skipNotify,
+  }, async () => {
+    const confDir = join(dir, "envdump-net.d");
+    const binDir = join(dir, "envdump-bin");
+    mkdirSync(confDir);
+    mkdirSync(binDir);
+    writeFileSync(
+      join(confDir, "10-envdump.conflist"),
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "berth-envdump",
+        plugins: [{ type: "berth-env-dump" }],
+      }),
+    );
+    // A plugin that records the environment berth gives it and hands out one address.
+    const plugin = join(binDir, "berth-env-dump");
+    writeFileSync(
+      plugin,
+      [
+        "#!/bin/sh",
+        "cat >/dev/null",
+        'env > "$(dirname "$0")/env-$CNI_COMMAND"',
+        'case "$CNI_COMMAND" in',
+        `  ADD) echo '{"cniVersion":"1.0.0","ips":[{"address":"10.123.0.2/24"}]}' ;;`,
+        `  VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}' ;;`,
+        "esac",
+        "",
+      ].join("\n"),
+    );
+    chmodSync(plugin, 0o755);
+    const notify = await bindNotifySocket(join(dir, "envdump-notify.sock"));
+    const berth = await startBerth({
+      socketActivated: {},
+      env: { NOTIFY_SOCKET: notify.address, WATCHDOG_USEC: "60000000" },
+      args: ["--cni-conf-dir", confDir, "--cni-bin-dir", binDir, "--no-default-network"],
+    });
+    try {
+      await notify.waitFor("READY=1");
+      const { podSandboxId } = await berth.client.runtime.runPodSandbox({
+        config: podConfig("envdump"),
+      });
+      try {
+        const env = readFileSync(join(binDir, "env-ADD"), "utf8");
+        assert.match(env, /^CNI_COMMAND=ADD$/m, "the plugin ran");
+        for (const name of [
+          "LISTEN_FDS",
+          "LISTEN_PID",
+          "LISTEN_FDNAMES",
+          "NOTIFY_SOCKET",
+          "WATCHDOG_USEC",
+          "WATCHDOG_PID",
+        ]) {
+          assert.doesNotMatch(env, new RegExp(`^${name}=`, "m"), name);
+        }
+      } finally {
+        await berth.client.runtime.stopPodSandbox({ podSandboxId });
+        await berth.client.runtime.removePodSandbox({ podSandboxId });
+      }
+    } finally {
+      assert.equal(await berth.stop(), 0);
       notify.close();
     }
   });
