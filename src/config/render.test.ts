@@ -25,9 +25,15 @@ describe("berth config default", () => {
     for (const option of OPTIONS) {
       const at = lines.findIndex((line) => line.startsWith(`${option.name}:`));
       assert.ok(at > 0, `${option.name} is in the file`);
-      assert.equal(lines[at - 1], `# ${lines[at - 1]?.slice(2)}`);
-      assert.ok((lines[at - 1] ?? "").includes(option.help), `${option.name}'s help above it`);
+      const comment: string[] = [];
+      for (let i = at - 1; lines[i]?.startsWith("# "); i--)
+        comment.unshift(lines[i]?.slice(2) ?? "");
+      assert.ok(comment.join(" ").includes(option.help), `${option.name}'s help above it`);
     }
+    assert.ok(
+      lines.every((line) => line.length <= 100 || !line.startsWith("#")),
+      "wrapped",
+    );
     assert.deepEqual(
       Object.keys(parse(text)),
       OPTIONS.map((o) => o.name),

@@ -68,11 +68,26 @@ export function defaultConfigFile(): string {
   const lines = [...FILE_HEADER];
   for (const option of OPTIONS) {
     const fallback = defaultText(option);
-    lines.push("", `# ${option.help}${fallback ? ` (default ${fallback})` : ""}`);
+    lines.push("", ...commentLines(`${option.help}${fallback ? ` (default ${fallback})` : ""}`));
     const value = option.env ? null : option.kind.format(option.default);
     lines.push(`${option.name}:${yamlScalar(value)}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** `# text` wrapped at 99 columns, so the installed file reads well in any editor. */
+function commentLines(text: string): string[] {
+  const lines: string[] = [];
+  let line = "#";
+  for (const word of text.split(" ")) {
+    if (line.length > 1 && line.length + 1 + word.length > 99) {
+      lines.push(line);
+      line = "#";
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines;
 }
 
 /** The effective configuration, itself a valid config file, each key's source noted. */
