@@ -110,6 +110,10 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
       return 1;
     }
   }
+  // cri-docker.service's ExecReload sends SIGHUP, which would end a Node process.
+  process.on("SIGHUP", () =>
+    log.warn("SIGHUP (systemctl reload): nothing is reloaded; restart berth to apply changes"),
+  );
   // A promise nobody awaited must not take the node's runtime down: log it as the bug it is.
   process.on("unhandledRejection", (reason) => {
     log.error(

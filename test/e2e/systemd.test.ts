@@ -124,6 +124,19 @@ describe("systemd: socket activation and sd_notify", () => {
     }
   });
 
+  test("SIGHUP (cri-docker.service's ExecReload) keeps berth serving", async () => {
+    const berth = await startBerth();
+    try {
+      berth.child.kill("SIGHUP");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(berth.child.exitCode, null);
+      assert.equal((await berth.client.runtime.version({})).runtimeName, "docker");
+      assert.match(berth.output(), /SIGHUP \(systemctl reload\): nothing is reloaded/);
+    } finally {
+      assert.equal(await berth.stop(), 0);
+    }
+  });
+
   test("--network-plugin=kubenet exits non-zero naming the flag and why", async () => {
     const berth = await startBerth({
       onlyArgs: true,
