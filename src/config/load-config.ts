@@ -97,7 +97,8 @@ export function loadConfig(
     sources.set(option.name, source);
     const reason = source === "default" ? undefined : option.notHonoured?.(value as never);
     if (reason) {
-      const where = source === "flag" ? flag?.as : source === "file" ? fromFile?.as : envText;
+      const where =
+        source === "flag" ? flag?.as : source === "file" ? fromFile?.as : option.env?.help;
       warnings.push(
         `${option.name}=${String(option.kind.format(value as never))} (${where}) ${reason}`,
       );
