@@ -81,7 +81,10 @@ export class SystemdNotifier {
   notify(...assignments: string[]): Promise<void> {
     return new Promise((resolve) => {
       let output = "";
-      const child = spawn(this.#command, assignments, {
+      // --no-block: without it systemd-notify follows with a BARRIER=1 message of its own
+      // pid, which a NotifyAccess=main unit logs as refused; attribution needs no barrier
+      // here, since the pid the message carries (berth's) is alive.
+      const child = spawn(this.#command, ["--no-block", ...assignments], {
         env: { PATH: process.env.PATH, NOTIFY_SOCKET: this.#socket },
         stdio: ["ignore", "ignore", "pipe"],
       });

@@ -174,6 +174,12 @@ describe("systemd: socket activation and sd_notify", () => {
       assert.equal(await berth.stop(), 0);
       const stopping = await notify.waitFor("STOPPING=1", 1000);
       assert.equal(stopping.pid, berth.child.pid);
+      // Every message is berth's: none a NotifyAccess=main unit would refuse and log.
+      assert.deepEqual(
+        notify.messages.filter((m) => m.pid !== berth.child.pid),
+        [],
+        "messages from another pid",
+      );
       assert.ok(
         notify.messages.indexOf(stopping) > notify.messages.indexOf(ready),
         "STOPPING after READY",
