@@ -75,19 +75,20 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     }
     loaded = loadConfig(line, env);
   } catch (err) {
-    return configFailure(err);
+    const command = SUBCOMMANDS.find((c) => c.words.every((word, i) => argv[i] === word));
+    return configFailure(err, command ? `berth ${command.words.join(" ")}` : "berth");
   }
   return serve(loaded);
 }
 
 /** A refused command line or configuration: the reason on stderr, a non-zero exit. */
-function configFailure(err: unknown): number {
+function configFailure(err: unknown, program: string): number {
   if (err instanceof UsageError) {
-    process.stderr.write(`berth: ${err.message}\nRun 'berth --help' for the flags.\n`);
+    process.stderr.write(`${program}: ${err.message}\nRun 'berth --help' for the flags.\n`);
     return 2;
   }
   if (err instanceof ConfigError) {
-    process.stderr.write(`berth: ${err.message}\n`);
+    process.stderr.write(`${program}: ${err.message}\n`);
     return 1;
   }
   throw err;

@@ -1,6 +1,7 @@
 import type { CommandLine } from "../config/command-line.ts";
 import { type LoadedConfig, loadConfig } from "../config/load-config.ts";
 import { defaultConfigFile, dumpConfig } from "../config/render.ts";
+import { runDoctor } from "../doctor/doctor.ts";
 
 export interface SubcommandContext {
   line: CommandLine;
@@ -20,10 +21,16 @@ export interface Subcommand {
 }
 
 /**
- * Every `berth WORDS...` besides serving. A new subcommand (`berth doctor`) is one more entry
- * here: main dispatches on `words` and --help lists `usage` and `help`.
+ * Every `berth WORDS...` besides serving. A new subcommand is one more entry here: main
+ * dispatches on `words` and --help lists `usage` and `help`.
  */
 export const SUBCOMMANDS: readonly Subcommand[] = [
+  {
+    words: ["doctor"],
+    usage: "berth doctor [flags]",
+    help: "check this node for berth (engine, cgroups, pause image, CNI, forwarding, capabilities, CRI socket), one line per check with its fix; exit 1 when one fails",
+    run: ({ out, config }) => runDoctor(config().config, out),
+  },
   {
     words: ["config", "default"],
     usage: "berth config default",

@@ -111,7 +111,7 @@ describe("berth's command line and config file", () => {
     writeFileSync(file, "pod-cdir: 10.0.0.0/8\n");
     const unknown = runBerth(["config", "dump", "--config", file], cleanEnv());
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, new RegExp(`^berth: ${file}: unknown key "pod-cdir"`));
+    assert.match(unknown.stderr, new RegExp(`^berth config dump: ${file}: unknown key "pod-cdir"`));
     const missing = runBerth(["--config", join(dir, "absent.yaml")], cleanEnv());
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--config .*absent.yaml: no such file/);
