@@ -66,8 +66,12 @@ ensure_fixture_packages() {
   [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
   have_cmd htpasswd || missing+=(apache2-utils)
   have_cmd openssl || missing+=(openssl)
+  # systemd-socket-activate and systemd-notify for the systemd tests (no running systemd needed);
+  # python3 binds their notify socket.
+  have_cmd systemd-socket-activate || missing+=(systemd)
+  have_cmd python3 || missing+=(python3)
   if [[ ${#missing[@]} -eq 0 ]]; then
-    log "fixtures: packages present (busybox-static, docker-registry, apache2-utils, openssl)"
+    log "fixtures: packages present (busybox-static, docker-registry, apache2-utils, openssl, systemd, python3)"
   else
     apt_install "${missing[@]}"
   fi

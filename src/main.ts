@@ -1,8 +1,18 @@
 import { mkdir } from "node:fs/promises";
-import { type Config, parseConfig, UsageError, usage } from "./config.ts";
+import { join } from "node:path";
+import { findSubcommand, SUBCOMMANDS, subcommandContext } from "./cli/subcommands.ts";
+import { usage } from "./config/render.ts";
+import { buildInfoText, versionText } from "./config/version.ts";
+import {
+  type CommandLine,
+  ConfigError,
+  type LoadedConfig,
+  loadConfig,
+  parseCommandLine,
+  UsageError,
+} from "./config.ts";
 import { DockerClient } from "./docker/client.ts";
 import { parseDockerEndpoint } from "./docker/endpoint.ts";
-import { runDoctor } from "./doctor/doctor.ts";
 import { messageOf } from "./errors.ts";
 import { ContainerEvents } from "./events/container-events.ts";
 import { ImageService, RuntimeService } from "./gen/runtime/v1/api_pb.js";
@@ -24,6 +34,9 @@ import { detectHostLimits, type HostLimits } from "./runtime/host-limits.ts";
 import { RuntimeSettings } from "./runtime/runtime-settings.ts";
 import { StoreStreamingLookup } from "./runtime/store-streaming-lookup.ts";
 import { claimListenAddress, type ListenClaim, startGrpcServer } from "./server/grpc-server.ts";
+import { joinRuntimeCgroup } from "./server/runtime-cgroup.ts";
+import { ActivationError, takeActivatedSockets } from "./server/socket-activation.ts";
+import { SystemdNotifier } from "./server/systemd-notify.ts";
 import { SocketInUseError } from "./server/unix-socket.ts";
 import { StatsCollector } from "./stats/stats-collector.ts";
 import { dockerUpperDirs } from "./stats/writable-layer.ts";
@@ -38,21 +51,70 @@ import { KeyedMutex } from "./util/keyed-mutex.ts";
 /** How long start-up waits for the first rebuild from the engine before serving anyway. */
 const INITIAL_SYNC_TIMEOUT_MS = 15_000;
 
-async function main(): Promise<number> {
-  // Subcommands come before the daemon's flags.
-  if (process.argv[2] === "doctor") return runDoctor(process.argv.slice(3), process.env);
-  let config: Config;
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let line: CommandLine;
+  let loaded: LoadedConfig;
   try {
-    config = parseConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      if (err.message !== "") process.stderr.write(`berth: ${err.message}\n\n`);
-      process.stderr.write(usage());
-      return err.message === "" ? 0 : 2;
+    line = parseCommandLine(argv);
+    if (line.help) {
+      process.stdout.write(usage(SUBCOMMANDS));
+      return 0;
     }
-    throw err;
+    if (line.version) {
+      process.stdout.write(versionText());
+      return 0;
+    }
+    if (line.buildinfo) {
+      process.stdout.write(buildInfoText());
+      return 0;
+    }
+    if (line.words.length > 0) {
+      const command = findSubcommand(line.words);
+      if (!command) throw new UsageError(`unknown command: ${line.words.join(" ")}`);
+      return await command.run(subcommandContext(line, env, process.stdout));
+    }
+    loaded = loadConfig(line, env);
+  } catch (err) {
+    const command = SUBCOMMANDS.find((c) => c.words.every((word, i) => argv[i] === word));
+    return configFailure(err, command ? `berth ${command.words.join(" ")}` : "berth");
   }
+  return serve(loaded);
+}
+
+/** A refused command line or configuration: the reason on stderr, a non-zero exit. */
+function configFailure(err: unknown, program: string): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`${program}: ${err.message}\nRun 'berth --help' for the flags.\n`);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${program}: ${err.message}\n`);
+    return 1;
+  }
+  throw err;
+}
+
+async function serve({ config, warnings, file }: LoadedConfig): Promise<number> {
+  // Before anything spawns a child: systemd's variables are berth's alone.
+  const activated = takeActivatedSockets(process.env);
   const log = createLogger(config.logLevel);
+  log.info({ version: versionText().trim(), configFile: file ?? null }, "starting");
+  for (const warning of warnings) log.warn(warning);
+  const notifier = SystemdNotifier.fromEnvironment(log, process.env);
+  if (config.runtimeCgroups) {
+    try {
+      const files = await joinRuntimeCgroup(config.runtimeCgroups);
+      log.info({ cgroup: config.runtimeCgroups, files }, "moved into --runtime-cgroups");
+    } catch (err) {
+      log.error(messageOf(err));
+      process.stderr.write(`berth: ${messageOf(err)}\n`);
+      return 1;
+    }
+  }
+  // cri-docker.service's ExecReload sends SIGHUP, which would end a Node process.
+  process.on("SIGHUP", () =>
+    log.warn("SIGHUP (systemctl reload): nothing is reloaded; restart berth to apply changes"),
+  );
   // A promise nobody awaited must not take the node's runtime down: log it as the bug it is.
   process.on("unhandledRejection", (reason) => {
     log.error(
@@ -62,9 +124,9 @@ async function main(): Promise<number> {
   });
   let claim: ListenClaim;
   try {
-    claim = await claimListenAddress(config.listen);
+    claim = await claimListenAddress(config.listen, activated);
   } catch (err) {
-    if (!(err instanceof SocketInUseError)) throw err;
+    if (!(err instanceof SocketInUseError || err instanceof ActivationError)) throw err;
     log.error(err.message);
     process.stderr.write(`berth: ${err.message}\n`);
     return 1;
@@ -84,7 +146,12 @@ async function main(): Promise<number> {
   const instance = instanceOf(config.rootDir);
   const startFailures = new StartFailures(config.rootDir);
   const sync = new DockerSync(docker, store, checkpoints, instance, log, startFailures);
-  const podNetwork = new CniPodNetwork(config.cniConfDir, config.cniBinDirs, config.rootDir, log);
+  const podNetwork = new CniPodNetwork(
+    config.cniConfDir,
+    config.cniBinDirs,
+    config.cniCacheDir ?? join(config.rootDir, "cni"),
+    log,
+  );
   // Log writers hold one follow stream per container: a client of their own, unbounded.
   const logsDocker = new DockerClient(endpoint, { connections: null });
   const logs = new BerthContainerLogs(new LogManager({ docker: logsDocker, logger: log }), log);
@@ -171,6 +238,7 @@ async function main(): Promise<number> {
       { service: ImageService, handlers: imageServiceHandlers(services) },
     ],
     log,
+    { runtimeRequestTimeoutMs: config.runtimeRequestTimeoutMs },
   );
   let serving = true;
   let metrics: MetricsServer | undefined;
@@ -194,6 +262,7 @@ async function main(): Promise<number> {
       return 1;
     }
   }
+  await notifier?.ready(`serving CRI on ${config.listen}`);
   sync.start();
   stats.start();
   void verifySandboxNetworks(services, AbortSignal.timeout(120_000));
@@ -203,6 +272,7 @@ async function main(): Promise<number> {
       log.info({ signal }, "shutting down: draining in-flight calls");
       serving = false;
       // /healthz answers 503 while draining; the metrics server closes with the rest.
+      const stoppingNoticed = notifier?.stopping();
       server
         .stop()
         .then(() => metrics?.stop())
@@ -215,6 +285,7 @@ async function main(): Promise<number> {
           podNetwork.close();
           return Promise.all([docker.close(), logsDocker.close()]);
         })
+        .then(() => stoppingNoticed)
         .then(
           () => resolve(0),
           (err: unknown) => {
@@ -230,7 +301,7 @@ async function main(): Promise<number> {
 
 // Exit explicitly once shut down: an idle keep-alive connection or timer must not keep a
 // stopped berth alive.
-main().then(
+main(process.argv.slice(2), process.env).then(
   (code) => {
     process.exit(code);
   },

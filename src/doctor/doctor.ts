@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { type Config, parseConfig, UsageError, usage } from "../config.ts";
+import type { Config } from "../config.ts";
 import { DockerClient } from "../docker/client.ts";
 import { parseDockerEndpoint } from "../docker/endpoint.ts";
 import { messageOf } from "../errors.ts";
@@ -26,30 +26,13 @@ import {
   gatherOtherRuntimeFacts,
 } from "./socket-checks.ts";
 
-const DOCTOR_USAGE = `Usage: berth doctor [flags]
-
-Checks this node for berth, without a running berth: the engine and its API version, cgroups,
-the pause image, the CNI config and plugins, forwarding and br_netfilter, the iptables FORWARD
-policy, capabilities, the CRI socket, and other CRI runtimes. One line per check, with the fix
-for each warning and failure; exits 1 when a check fails (warnings alone exit 0).
-It reads the same flags as berth itself:
-
-`;
-
-/** `berth doctor [flags]`: prints the report, answers the exit status. */
-export async function runDoctor(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let config: Config;
-  try {
-    config = parseConfig(argv, env);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    if (err.message !== "") process.stderr.write(`berth doctor: ${err.message}\n\n`);
-    const text = usage();
-    process.stderr.write(`${DOCTOR_USAGE}${text.slice(text.indexOf("  --"))}`);
-    return err.message === "" ? 0 : 2;
-  }
+/**
+ * `berth doctor [flags]` (dispatched from src/cli/subcommands.ts with berth's configuration:
+ * flags, config file, environment): prints the report, answers the exit status.
+ */
+export async function runDoctor(config: Config, out: NodeJS.WritableStream): Promise<number> {
   const results = await doctorChecks(config);
-  process.stdout.write(formatReport(results));
+  out.write(formatReport(results));
   return exitCodeOf(results);
 }
 

@@ -1,5 +1,4 @@
 import { type FSWatcher, watch } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import { failedPrecondition, messageOf } from "../errors.ts";
 import type { SandboxNetworkState } from "../store/sandbox-checkpoint.ts";
@@ -25,10 +24,10 @@ export class CniPodNetwork implements PodNetwork {
     | undefined;
   #watcher: FSWatcher | undefined;
 
-  constructor(confDir: string, binDirs: string[], rootDir: string, log: Logger) {
+  constructor(confDir: string, binDirs: string[], cacheDir: string, log: Logger) {
     this.#confDir = confDir;
     this.#log = log;
-    this.#options = { cacheDir: join(rootDir, "cni"), binDirs, log };
+    this.#options = { cacheDir, binDirs, log };
     try {
       this.#watcher = watch(confDir, () => this.invalidate());
       this.#watcher.on("error", () => this.#watcher?.close());

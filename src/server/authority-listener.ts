@@ -5,12 +5,12 @@ import { withAuthorityRewrite } from "./authority-rewrite.ts";
 /**
  * Serves `server` on a listener of berth's own instead of grpc-js's bindAsync, so that every
  * connection passes through withAuthorityRewrite (old kubelets' `:authority`) before grpc-js
- * sees it. Used for unix sockets, where those kubelets connect; grpc-js's shutdown still
+ * sees it. Used for unix sockets, where those kubelets connect (a path, or the fd systemd passes); grpc-js's shutdown still
  * closes the connections (the injector's sessions are the server's).
  */
 export async function listenWithAuthorityRewrite(
   server: Server,
-  listen: ListenOptions,
+  listen: ListenOptions | { fd: number },
 ): Promise<{ close(): Promise<void> }> {
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const listener: NetServer = createServer((socket) => {

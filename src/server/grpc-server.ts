@@ -2,7 +2,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { listenWithAuthorityRewrite } from "./authority-listener.ts";
-import { grpcImplementation, grpcServiceDefinition } from "./grpc-service.ts";
+import { type CallOptions, grpcImplementation, grpcServiceDefinition } from "./grpc-service.ts";
+import { type ActivatedSocket, selectActivatedSocket } from "./socket-activation.ts";
 import { claimSocketPath, restrictSocket } from "./unix-socket.ts";
 
 /**
@@ -29,15 +30,25 @@ export interface RunningServer {
  * Claims the listen address before anything else starts, so that a second berth on the same
  * socket is refused at once; answers the claim startGrpcServer binds on.
  */
-export async function claimListenAddress(listen: string): Promise<ListenClaim> {
+export async function claimListenAddress(
+  listen: string,
+  activated: ActivatedSocket[] = [],
+): Promise<ListenClaim> {
+  if (listen.startsWith("fd://")) {
+    // systemd owns a passed socket: its path, mode and lifetime are the socket unit's.
+    const fd = selectActivatedSocket(listen, activated);
+    return { listen, socketPath: undefined, fd, release: async () => {} };
+  }
   const socketPath = listen.startsWith("unix://") ? listen.slice("unix://".length) : undefined;
   const claim = socketPath ? await claimSocketPath(socketPath) : undefined;
-  return { listen, socketPath, release: async () => claim?.release() };
+  return { listen, socketPath, fd: undefined, release: async () => claim?.release() };
 }
 
 export interface ListenClaim {
   listen: string;
   socketPath: string | undefined;
+  /** A listening socket passed by systemd (fd://). */
+  fd: number | undefined;
   release(): Promise<void>;
 }
 
@@ -45,6 +56,7 @@ export async function startGrpcServer(
   claim: ListenClaim,
   services: ServedService[],
   log: Logger,
+  callOptions: CallOptions = {},
 ): Promise<RunningServer> {
   const { listen, socketPath } = claim;
   const server = new Server({
@@ -52,14 +64,20 @@ export async function startGrpcServer(
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
   for (const { service, handlers } of services) {
-    server.addService(grpcServiceDefinition(service), grpcImplementation(service, handlers, log));
+    server.addService(
+      grpcServiceDefinition(service),
+      grpcImplementation(service, handlers, log, callOptions),
+    );
   }
 
   // The socket must never exist with looser permissions than 0660, not even briefly.
   const previousUmask = socketPath ? process.umask(0o117) : undefined;
   let listener: { close(): Promise<void> } | undefined;
   try {
-    if (socketPath) {
+    if (claim.fd !== undefined) {
+      // grpc-js cannot bind a file descriptor; berth's own listener accepts on it.
+      listener = await listenWithAuthorityRewrite(server, { fd: claim.fd });
+    } else if (socketPath) {
       listener = await listenWithAuthorityRewrite(server, { path: socketPath });
       await restrictSocket(socketPath);
     } else {
@@ -76,7 +94,7 @@ export async function startGrpcServer(
   } finally {
     if (previousUmask !== undefined) process.umask(previousUmask);
   }
-  log.info({ listen }, "serving CRI");
+  log.info({ listen, ...(claim.fd !== undefined ? { fd: claim.fd } : {}) }, "serving CRI");
 
   let stopping: Promise<void> | undefined;
   return {

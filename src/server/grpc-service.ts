@@ -58,6 +58,7 @@ export function grpcImplementation(
   service: DescService,
   handlers: Record<string, Handler>,
   log: Logger,
+  options: CallOptions = {},
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
   for (const method of service.methods) {
@@ -67,7 +68,7 @@ export function grpcImplementation(
     implementation[method.name] =
       method.methodKind === "server_streaming"
         ? serverStreaming(method, handler, log, record)
-        : unary(method, handler, log, record);
+        : unary(method, handler, log, record, options);
   }
   return implementation;
 }
@@ -77,10 +78,18 @@ function unary(
   handler: Handler,
   log: Logger,
   record: RecordCall,
+  options: CallOptions,
 ): handleUnaryCall<Message, Message> {
   const run = handler as unknown as (req: Message, ctx: CallContext) => Promise<object>;
   return (call, callback) => {
-    const { context, done } = callContext(call, method, log);
+    const { context, done } = callContext(
+      call,
+      method,
+      log,
+      options.runtimeRequestTimeoutMs === undefined
+        ? undefined
+        : defaultBoundMs(method, call.request, options.runtimeRequestTimeoutMs),
+    );
     const started = performance.now();
     run(call.request, context).then(
       (init) => {
@@ -137,10 +146,32 @@ function serverStreaming(
 /** How far ahead of the server's deadline the client's deadline timer may fire. */
 const DEADLINE_SLACK_MS = 100;
 
+export interface CallOptions {
+  /** cri-dockerd's --runtime-request-timeout: the bound on a unary call without a deadline. */
+  runtimeRequestTimeoutMs?: number;
+}
+
+/**
+ * Calls that legitimately run longer than --runtime-request-timeout, as cri-dockerd exempts
+ * them: a pull is bounded by --image-pull-progress-deadline instead, and a stop or an ExecSync
+ * by the timeout its request carries (on top of the usual bound). Server streams are never
+ * bounded.
+ */
+function defaultBoundMs(method: DescMethod, request: Message, timeoutMs: number) {
+  if (method.name === "PullImage") return undefined;
+  if (method.name === "StopContainer" || method.name === "ExecSync") {
+    const seconds = Number((request as { timeout?: bigint | number }).timeout ?? 0);
+    if (method.name === "ExecSync" && seconds <= 0) return undefined;
+    return timeoutMs + Math.max(0, seconds) * 1000;
+  }
+  return timeoutMs;
+}
+
 function callContext(
   call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
   method: DescMethod,
   log: Logger,
+  boundMs?: number,
 ): { context: CallContext; done: () => void } {
   const controller = new AbortController();
   const rawDeadline = call.getDeadline();
@@ -165,6 +196,18 @@ function callContext(
     timer = setTimeout(
       () => controller.abort(new DOMException("deadline exceeded", "TimeoutError")),
       Math.max(0, deadline.getTime() - Date.now()),
+    );
+    timer.unref();
+  } else if (boundMs !== undefined) {
+    timer = setTimeout(
+      () =>
+        controller.abort(
+          new DOMException(
+            `no answer within --runtime-request-timeout (${boundMs} ms)`,
+            "TimeoutError",
+          ),
+        ),
+      boundMs,
     );
     timer.unref();
   }

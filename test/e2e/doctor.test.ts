@@ -192,7 +192,7 @@ describe("berth doctor", () => {
   test("a bad flag is a usage error (exit 2) naming it", async () => {
     const run = await doctor("--no-such-flag");
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /berth doctor: Unknown option '--no-such-flag'/);
-    assert.match(run.stderr, /Usage: berth doctor \[flags\]/);
+    assert.match(run.stderr, /^berth doctor: unknown flag: --no-such-flag$/m);
+    assert.match(run.stderr, /Run 'berth --help' for the flags/);
   });
 });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +39,15 @@ export interface StartOptions {
   /** Run this berth executable (the packaged single executable) instead of Node with ENTRY. */
   executable?: string;
   cwd?: string;
+  /**
+   * Start berth as systemd would from a socket unit: Debian's systemd-socket-activate listens
+   * on the socket and execs berth on the first connection with LISTEN_FDS/LISTEN_PID set.
+   * berth gets `--container-runtime-endpoint fd://` (or `endpoint`) instead of `--listen`;
+   * systemd-socket-activate passes on only PATH and `env`.
+   */
+  socketActivated?: { fdName?: string; endpoint?: string };
+  /** Replace the test flags (--listen, --root-directory, --log-level) by `args` alone. */
+  onlyArgs?: boolean;
 }
 
 /** Starts berth from source on a temporary socket, as `npm start` would run it. */
@@ -46,27 +55,41 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
   const dir = mkdtempSync(join(tmpdir(), "berth-e2e-"));
   const socket = options.socket ?? join(dir, "berth.sock");
   const rootDir = options.rootDir ?? join(dir, "root");
+  const activated = options.socketActivated;
+  const testArgs = options.onlyArgs
+    ? []
+    : [
+        ...(activated
+          ? ["--container-runtime-endpoint", activated.endpoint ?? "fd://"]
+          : ["--listen", `unix://${socket}`]),
+        "--root-directory",
+        rootDir,
+        "--log-level",
+        "debug",
+      ];
   const [command, ...prefix] = options.executable
     ? [options.executable]
     : [NODE, ...NODE_FLAGS, join(REPO, ENTRY)];
-  const child = spawn(
-    command as string,
-    [
-      ...prefix,
-      "--listen",
-      `unix://${socket}`,
-      "--root-directory",
-      rootDir,
-      "--log-level",
-      "debug",
-      ...(options.args ?? []),
-    ],
-    {
-      cwd: options.cwd ?? REPO,
-      env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const berthArgs = [...prefix, ...testArgs, ...(options.args ?? [])];
+  const cwd = options.cwd ?? REPO;
+  const child = activated
+    ? spawn(
+        "systemd-socket-activate",
+        [
+          "--listen",
+          socket,
+          ...(activated.fdName ? [`--fdname=${activated.fdName}`] : []),
+          ...Object.entries(options.env ?? {}).map(([name, value]) => `--setenv=${name}=${value}`),
+          command as string,
+          ...berthArgs,
+        ],
+        { cwd, env: process.env, stdio: ["ignore", "pipe", "pipe"] },
+      )
+    : spawn(command as string, berthArgs, {
+        cwd,
+        env: { ...process.env, ...options.env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
@@ -135,4 +158,18 @@ async function waitForServing(berth: BerthProcess): Promise<void> {
     }
   }
   throw new Error(`berth did not serve within 20 s: ${String(lastError)}\n${berth.output()}`);
+}
+
+/** Runs berth to completion (subcommands, --help, refused starts): exit code and output. */
+export function runBerth(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(NODE, [...NODE_FLAGS, join(REPO, ENTRY), ...args], {
+    cwd: REPO,
+    env,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
