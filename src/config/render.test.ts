@@ -115,3 +115,14 @@ describe("README", () => {
     for (const flag of CLI_FLAGS) assert.ok(section.includes(`--${flag.name}`), flag.name);
   });
 });
+
+describe("man page", () => {
+  test("berth(8) names every option", () => {
+    const page = readFileSync(new URL("../../packaging/man/berth.8", import.meta.url), "utf8");
+    // roff spells each dash of a flag as \-.
+    const roff = (name: string) => `\\-\\-${name.replaceAll("-", "\\-")}`;
+    for (const { name } of [...OPTIONS, ...CLI_FLAGS]) {
+      assert.ok(page.includes(roff(name)) || page.includes(roff(`no-${name}`)), name);
+    }
+  });
+});
