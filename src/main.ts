@@ -21,7 +21,7 @@ import { ImagePuller } from "./image/image-puller.ts";
 import { createLogger } from "./log.ts";
 import { BerthContainerLogs } from "./logs/container-logs.ts";
 import { LogManager } from "./logs/log-manager.ts";
-import { type MetricsServer, startMetricsServer } from "./metrics/metrics-server.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics-server/metrics-server.ts";
 import { CniPodNetwork } from "./network/cni-pod-network.ts";
 import { ensureDefaultNetwork } from "./network/default-network.ts";
 import { NetnsPins } from "./network/netns-pin.ts";

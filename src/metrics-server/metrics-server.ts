@@ -3,12 +3,12 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Gauge } from "prom-client";
 import type { DockerEngine } from "../docker/engine.ts";
+import { registry } from "../metrics/registry.ts";
 import type { StateStore } from "../store/state-store.ts";
 import { parseBindAddress } from "../streaming/bind-address.ts";
 import { criProbe } from "./cri-probe.ts";
 import { Health } from "./health.ts";
 import { type ObjectStates, objectStates } from "./object-states.ts";
-import { registry } from "./registry.ts";
 
 const PING_TIMEOUT_MS = 2_000;
 
