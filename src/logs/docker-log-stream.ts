@@ -48,30 +48,32 @@ export function entryOf(stream: LogStream, message: Buffer): LogEntry | undefine
   return { timestamp, stream, content, complete };
 }
 
-class MultiplexedParser implements LogStreamParser {
+/**
+ * What both stream formats share: bytes are kept until a whole message has arrived; each
+ * format says how long its first message is and what a message holds.
+ */
+abstract class BufferedParser implements LogStreamParser {
   #pending: Buffer = Buffer.alloc(0);
-  readonly #onEngineError: EngineErrorHandler;
+  protected readonly onEngineError: EngineErrorHandler;
 
   constructor(onEngineError: EngineErrorHandler) {
-    this.#onEngineError = onEngineError;
+    this.onEngineError = onEngineError;
   }
+
+  /** The length of the first message in `data`, or undefined until more bytes arrive. */
+  protected abstract messageLength(data: Buffer): number | undefined;
+  protected abstract take(message: Buffer, entries: LogEntry[]): void;
+  /** The body ended with `rest` (not empty) unparsed. */
+  protected abstract takeRest(rest: Buffer, entries: LogEntry[]): void;
 
   push(chunk: Buffer): LogEntry[] {
     let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     const entries: LogEntry[] = [];
-    while (data.length >= HEADER) {
-      const size = data.readUInt32BE(4);
-      if (data.length < HEADER + size) break;
-      const type = data[0];
-      const payload = data.subarray(HEADER, HEADER + size);
-      data = data.subarray(HEADER + size);
-      if (type === 1 || type === 2) {
-        const entry = entryOf(type === 1 ? "stdout" : "stderr", payload);
-        if (entry) entries.push(entry);
-        else this.#onEngineError(`log message without a timestamp: ${preview(payload)}`);
-      } else {
-        this.#onEngineError(payload.toString("utf8").trim());
-      }
+    for (;;) {
+      const length = this.messageLength(data);
+      if (length === undefined) break;
+      this.take(data.subarray(0, length), entries);
+      data = data.subarray(length);
     }
     // Keep only the unparsed tail, not the whole chunk it may share memory with.
     this.#pending = data.length === 0 ? Buffer.alloc(0) : Buffer.from(data);
@@ -79,11 +81,34 @@ class MultiplexedParser implements LogStreamParser {
   }
 
   end(): LogEntry[] {
-    if (this.#pending.length > 0) {
-      this.#onEngineError(`log stream ended inside a frame (${this.#pending.length} bytes left)`);
-      this.#pending = Buffer.alloc(0);
+    const entries: LogEntry[] = [];
+    if (this.#pending.length > 0) this.takeRest(this.#pending, entries);
+    this.#pending = Buffer.alloc(0);
+    return entries;
+  }
+}
+
+class MultiplexedParser extends BufferedParser {
+  protected override messageLength(data: Buffer): number | undefined {
+    if (data.length < HEADER) return undefined;
+    const length = HEADER + data.readUInt32BE(4);
+    return data.length < length ? undefined : length;
+  }
+
+  protected override take(frame: Buffer, entries: LogEntry[]): void {
+    const type = frame[0];
+    const payload = frame.subarray(HEADER);
+    if (type === 1 || type === 2) {
+      const entry = entryOf(type === 1 ? "stdout" : "stderr", payload);
+      if (entry) entries.push(entry);
+      else this.onEngineError(`log message without a timestamp: ${preview(payload)}`);
+    } else {
+      this.onEngineError(payload.toString("utf8").trim());
     }
-    return [];
+  }
+
+  protected override takeRest(rest: Buffer): void {
+    this.onEngineError(`log stream ended inside a frame (${rest.length} bytes left)`);
   }
 }
 
@@ -95,42 +120,19 @@ const TIMESTAMP_AHEAD = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(?:Z|[+-]\d\d:\d\d
 /** Longer than any timestamp and its space. */
 const TIMESTAMP_ROOM = 40;
 
-class RawParser implements LogStreamParser {
-  #pending: Buffer = Buffer.alloc(0);
-  readonly #onEngineError: EngineErrorHandler;
-
-  constructor(onEngineError: EngineErrorHandler) {
-    this.#onEngineError = onEngineError;
-  }
-
-  push(chunk: Buffer): LogEntry[] {
-    let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    const entries: LogEntry[] = [];
-    for (;;) {
-      const length = this.#messageLength(data);
-      if (length === undefined) break;
-      this.#take(data.subarray(0, length), entries);
-      data = data.subarray(length);
-    }
-    this.#pending = data.length === 0 ? Buffer.alloc(0) : Buffer.from(data);
-    return entries;
-  }
-
-  end(): LogEntry[] {
-    const entries: LogEntry[] = [];
-    if (this.#pending.length > 0) this.#take(this.#pending, entries);
-    this.#pending = Buffer.alloc(0);
-    return entries;
-  }
-
-  #take(message: Buffer, entries: LogEntry[]): void {
+class RawParser extends BufferedParser {
+  protected override take(message: Buffer, entries: LogEntry[]): void {
     const entry = entryOf("stdout", message);
     if (entry) entries.push(entry);
-    else this.#onEngineError(message.toString("utf8").trim());
+    else this.onEngineError(message.toString("utf8").trim());
   }
 
-  /** The length of the first message in `data`, or undefined until more bytes arrive. */
-  #messageLength(data: Buffer): number | undefined {
+  /** A raw stream's last message may lack its newline: a partial line. */
+  protected override takeRest(rest: Buffer, entries: LogEntry[]): void {
+    this.take(rest, entries);
+  }
+
+  protected override messageLength(data: Buffer): number | undefined {
     if (data.length === 0) return undefined;
     const space = data.subarray(0, TIMESTAMP_ROOM).indexOf(0x20);
     if (space < 0) {

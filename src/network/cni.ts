@@ -145,9 +145,7 @@ export class CniNetwork {
 
   /** Adds the pod to the network and answers its addresses. */
   async add(attachment: CniAttachment, signal?: AbortSignal): Promise<CniAddResult> {
-    const ifName = attachment.ifName ?? DEFAULT_IFNAME;
-    validateContainerId(attachment.containerId);
-    validateIfName(ifName);
+    const ifName = checkedIfName(attachment);
     const args = cniArgs(attachment);
     const capArgs = capabilityArgs(attachment.capabilities);
     return serialized(this.#queueKey(attachment.containerId), async () => {
@@ -249,9 +247,7 @@ export class CniNetwork {
    * with the current config and what `attachment` knows.
    */
   async del(attachment: CniAttachmentRef, signal?: AbortSignal): Promise<CniDelResult> {
-    const ifName = attachment.ifName ?? DEFAULT_IFNAME;
-    validateContainerId(attachment.containerId);
-    validateIfName(ifName);
+    const ifName = checkedIfName(attachment);
     return serialized(this.#queueKey(attachment.containerId), async () => {
       const started = performance.now();
       const result = await this.#del(
@@ -278,9 +274,7 @@ export class CniNetwork {
    * 0.4.0 and with disableCheck; throws the first plugin failure.
    */
   async check(attachment: CniAttachmentRef, signal?: AbortSignal): Promise<CniCheckOutcome> {
-    const ifName = attachment.ifName ?? DEFAULT_IFNAME;
-    validateContainerId(attachment.containerId);
-    validateIfName(ifName);
+    const ifName = checkedIfName(attachment);
     return serialized(this.#queueKey(attachment.containerId), async () => {
       const entry = await this.#readCache(attachment.containerId, ifName);
       if (entry?.state !== "added" || !entry.result) {
@@ -665,4 +659,12 @@ export async function cachedNetwork(
   return new CniNetwork(parseNetworkConfig(JSON.stringify(entry.config.raw), entry.config.file), {
     ...options,
   });
+}
+
+/** The attachment's interface name (eth0 unless given), its container id and name checked. */
+function checkedIfName(attachment: { containerId: string; ifName?: string | undefined }): string {
+  const ifName = attachment.ifName ?? DEFAULT_IFNAME;
+  validateContainerId(attachment.containerId);
+  validateIfName(ifName);
+  return ifName;
 }
