@@ -10,8 +10,10 @@
 #    so `apt-get upgrade` can never pull anything from unstable.
 # 2. Unpacks them with `dpkg -x` into $BERTH_DOCKER28_DIR/root (nothing registered with dpkg).
 # 3. Starts that dockerd on its own socket, data root, exec root and pid file, with Debian 12's
-#    runc (unstable's needs a newer glibc). It runs beside 20.10, so it leaves iptables and
-#    bridges alone (--bridge=none, --iptables=false): berth's pods are networked by CNI.
+#    runc (unstable's needs a newer glibc). It runs beside 20.10, so it leaves iptables alone
+#    (--iptables=false: berth's pods are networked by CNI) and has a bridge of its own: a
+#    dockerd started with --bridge=none deletes the host's docker0, which 20.10's containers
+#    need.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -135,6 +137,20 @@ ping28() {
     curl -sf --max-time 3 --unix-socket "$BERTH_DOCKER28_SOCK" http://d/_ping >/dev/null 2>&1
 }
 
+# Docker 28's default bridge, made here: dockerd only takes an existing interface by name.
+BRIDGE28="docker28"
+BRIDGE28_ADDRESS="172.30.28.1/24"
+
+ensure_bridge() {
+  if ! ip link show "$BRIDGE28" >/dev/null 2>&1; then
+    ip link add "$BRIDGE28" type bridge
+  fi
+  if ! ip -4 addr show dev "$BRIDGE28" | grep -q " ${BRIDGE28_ADDRESS%/*}/"; then
+    ip addr add "$BRIDGE28_ADDRESS" dev "$BRIDGE28"
+  fi
+  ip link set "$BRIDGE28" up
+}
+
 ensure_running() {
   if ping28; then
     log "docker28: unix://$BERTH_DOCKER28_SOCK answers _ping"
@@ -150,6 +166,7 @@ ensure_running() {
     # 20.10) holds the TLS registry's CA.
     mkdir -p "$DATA_ROOT" "$EXEC_ROOT"
     printf '{}\n' >"$CONFIG"
+    ensure_bridge
     log "docker28: starting dockerd on unix://$BERTH_DOCKER28_SOCK (log: $LOG_FILE)"
     printf '\n===== %s berth setup-docker28.sh starting dockerd =====\n' "$(date -Is)" >>"$LOG_FILE"
     # setsid/nohup as for the system's engine (setup-host.sh): it outlives the caller.
@@ -159,7 +176,7 @@ ensure_running() {
       --data-root "$DATA_ROOT" \
       --exec-root "$EXEC_ROOT" \
       --pidfile "$BERTH_DOCKER28_PIDFILE" \
-      --bridge none \
+      --bridge "$BRIDGE28" \
       --iptables=false \
       --ip6tables=false \
       >>"$LOG_FILE" 2>&1 </dev/null &
