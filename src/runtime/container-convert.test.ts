@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
+import { UNSET_APPLIED } from "../../test/support/store-records.ts";
 import { ContainerConfigSchema, ContainerState } from "../gen/runtime/v1/api_pb.js";
 import type { ContainerRecord, ProcessState } from "../store/records.ts";
 import { containerState, exitReason, processTimes } from "./container-convert.ts";
@@ -27,21 +28,7 @@ function record(process: Partial<ProcessState>): ContainerRecord {
       finishedAt: 0n,
       ...process,
     },
-    applied: {
-      cpuPeriod: 0,
-      cpuQuota: 0,
-      cpuShares: 0,
-      cpusetCpus: "",
-      cpusetMems: "",
-      memory: 0,
-      memorySwap: 0,
-      oomScoreAdj: 0,
-      user: "",
-      groupAdd: [],
-      stopSignal: "SIGTERM",
-      tty: false,
-      openStdin: false,
-    },
+    applied: { ...UNSET_APPLIED, stopSignal: "SIGTERM" },
   };
 }
 

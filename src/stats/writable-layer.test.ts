@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
+import { UNSET_APPLIED } from "../../test/support/store-records.ts";
 import { ContainerConfigSchema } from "../gen/runtime/v1/api_pb.js";
 import type { ContainerRecord } from "../store/records.ts";
 import { StateStore } from "../store/state-store.ts";
@@ -32,21 +33,7 @@ function container(id: string): ContainerRecord {
       startedAt: 0n,
       finishedAt: 0n,
     },
-    applied: {
-      cpuPeriod: 0,
-      cpuQuota: 0,
-      cpuShares: 0,
-      cpusetCpus: "",
-      cpusetMems: "",
-      memory: 0,
-      memorySwap: 0,
-      oomScoreAdj: 0,
-      user: "",
-      groupAdd: [],
-      stopSignal: "",
-      tty: false,
-      openStdin: false,
-    },
+    applied: { ...UNSET_APPLIED },
   };
 }
 

@@ -1,10 +1,32 @@
 import { create } from "@bufbuild/protobuf";
 import { ContainerConfigSchema, PodSandboxConfigSchema } from "../../src/gen/runtime/v1/api_pb.js";
 import type { BerthRecord } from "../../src/store/from-docker.ts";
-import type { ContainerRecord, ProcessState, SandboxRecord } from "../../src/store/records.ts";
+import type {
+  AppliedSettings,
+  ContainerRecord,
+  ProcessState,
+  SandboxRecord,
+} from "../../src/store/records.ts";
 import type { SandboxNetworkState } from "../../src/store/sandbox-checkpoint.ts";
 
 /** Hand-made store records for unit tests of the store and its readers. */
+
+/** A container's applied settings when the engine set none of them. */
+export const UNSET_APPLIED: AppliedSettings = {
+  cpuPeriod: 0,
+  cpuQuota: 0,
+  cpuShares: 0,
+  cpusetCpus: "",
+  cpusetMems: "",
+  memory: 0,
+  memorySwap: 0,
+  oomScoreAdj: 0,
+  user: "",
+  groupAdd: [],
+  stopSignal: "",
+  tty: false,
+  openStdin: false,
+};
 
 export const runningProcess = (pid = 100): ProcessState => ({
   status: "running",
@@ -42,21 +64,7 @@ export function containerEntry(id: string, sandboxId: string): BerthRecord {
     userImage: "busybox",
     logPath: "",
     process: runningProcess(200),
-    applied: {
-      cpuPeriod: 0,
-      cpuQuota: 0,
-      cpuShares: 0,
-      cpusetCpus: "",
-      cpusetMems: "",
-      memory: 0,
-      memorySwap: 0,
-      oomScoreAdj: 0,
-      user: "",
-      groupAdd: [],
-      stopSignal: "",
-      tty: false,
-      openStdin: false,
-    },
+    applied: { ...UNSET_APPLIED },
   };
   return { kind: "container", record };
 }
