@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { statsRpcs } from "../../../test/support/stats-rpcs.ts";
+import { runningProcess } from "../../../test/support/store-records.ts";
 import { isErrorKind } from "../../errors.ts";
 import {
   ContainerConfigSchema,
@@ -44,15 +45,7 @@ let store: StateStore;
 let collector: StatsCollector;
 let handlers: ReturnType<typeof statsRpcs>;
 
-const running = (pid: number): ProcessState => ({
-  status: "running",
-  pid,
-  exitCode: 0,
-  oomKilled: false,
-  error: "",
-  startedAt: 1_700_000_000_000_000_000n,
-  finishedAt: 0n,
-});
+const running = runningProcess;
 const exited: ProcessState = { ...running(0), status: "exited", pid: 0 };
 
 function sandbox(id: string, pid: number, options: { parent?: string; host?: boolean }) {
