@@ -151,6 +151,7 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
     config.cniBinDirs,
     config.cniCacheDir ?? join(config.rootDir, "cni"),
     log,
+    config.cniPluginTimeoutMs,
   );
   // Log writers hold one follow stream per container: a client of their own, unbounded.
   const logsDocker = new DockerClient(endpoint, { connections: null });

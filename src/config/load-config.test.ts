@@ -21,6 +21,7 @@ const DEFAULTS: Config = {
   cniConfDir: "/etc/cni/net.d",
   cniBinDirs: ["/opt/cni/bin", "/usr/lib/cni"],
   cniCacheDir: undefined,
+  cniPluginTimeoutMs: 60_000,
   networkPluginMtu: 0,
   hairpinMode: "none",
   ipv6DualStack: false,

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { DEFAULT_DOCKER_HOST } from "../docker/endpoint.ts";
+import { DEFAULT_PLUGIN_TIMEOUT_MS } from "../network/cni-exec.ts";
 import { parseBindAddress } from "../streaming/bind-address.ts";
 import {
   bool,
@@ -38,6 +39,8 @@ export interface Config {
   cniBinDirs: string[];
   /** Where CNI results are cached; undefined: `<rootDir>/cni`. */
   cniCacheDir: string | undefined;
+  /** A CNI plugin still running after this long is killed and its command failed. */
+  cniPluginTimeoutMs: number;
   networkPluginMtu: number;
   hairpinMode: HairpinMode;
   ipv6DualStack: boolean;
@@ -309,6 +312,13 @@ export const OPTIONS: readonly AnyOption[] = [
     kind: optionalText(absolutePath),
     default: undefined,
     help: "where CNI results are cached for teardown (empty: <root-directory>/cni)",
+  }),
+  option({
+    name: "cni-plugin-timeout",
+    field: "cniPluginTimeoutMs",
+    kind: duration(DEFAULT_PLUGIN_TIMEOUT_MS),
+    default: DEFAULT_PLUGIN_TIMEOUT_MS,
+    help: "kill a CNI plugin that has not answered one command within this long (0 means 1m0s)",
   }),
   option({
     name: "network-plugin-mtu",

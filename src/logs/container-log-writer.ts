@@ -5,7 +5,7 @@ import type { DockerEngine } from "../docker/engine.ts";
 import { isNotFound } from "../docker/errors.ts";
 import type { ContainerInspect, HostConfig } from "../docker/types.ts";
 import { failedPrecondition, internal, isErrorKind, messageOf } from "../errors.ts";
-import { containerLogCopyLag } from "../metrics/instruments.ts";
+import { containerLogCopyLag, containerLogDroppedBytes } from "../metrics/instruments.ts";
 import {
   type CriLogLine,
   criLinesOf,
@@ -85,6 +85,8 @@ export class ContainerLogWriter {
   #outcome: WriterOutcome | undefined;
   #settle: (outcome: WriterOutcome) => void = () => {};
   #writeFailing = false;
+  /** Bytes of output dropped since writing began to fail. */
+  #droppedBytes = 0;
   #nudge: AbortController | undefined;
   #nudged = false;
 
@@ -365,12 +367,26 @@ export class ContainerLogWriter {
       try {
         await writeFully(file, data);
         observeCopyLag(lines);
-        if (this.#writeFailing) this.#log.info("writing the container log works again");
+        if (this.#writeFailing) {
+          this.#log.info(
+            { droppedBytes: this.#droppedBytes },
+            `writing the container log works again; ${this.#droppedBytes} bytes of output were dropped meanwhile`,
+          );
+        }
         this.#writeFailing = false;
+        this.#droppedBytes = 0;
       } catch (err) {
-        // As containerd does: keep draining the output rather than stall the container.
+        // As containerd does: keep draining the output rather than stall the container. A
+        // line written in part is cut off again, so the file holds whole CRI lines only.
+        const torn = err instanceof TornWrite ? err.bytesWritten : 0;
+        if (torn > 0) await cutBack(file, torn, this.#log);
+        this.#droppedBytes += data.length;
+        containerLogDroppedBytes.inc(data.length);
         if (!this.#writeFailing) {
-          this.#log.error({ err: messageOf(err) }, "could not write the container log");
+          this.#log.error(
+            { err: messageOf(err instanceof TornWrite ? err.cause : err) },
+            "could not write the container log; dropping its output until writing works again",
+          );
         }
         this.#writeFailing = true;
       }
@@ -406,10 +422,34 @@ function observeCopyLag(lines: CriLogLine[]): void {
   containerLogCopyLag.observe(Math.max(0, lagSeconds));
 }
 
+/** A write that failed after `bytesWritten` bytes of it reached the file. */
+class TornWrite extends Error {
+  readonly bytesWritten: number;
+
+  constructor(bytesWritten: number, cause: unknown) {
+    super(`write failed after ${bytesWritten} bytes: ${messageOf(cause)}`, { cause });
+    this.bytesWritten = bytesWritten;
+  }
+}
+
 async function writeFully(file: FileHandle, data: Buffer): Promise<void> {
   let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done);
-    done += bytesWritten;
+  try {
+    while (done < data.length) {
+      const { bytesWritten } = await file.write(data, done, data.length - done);
+      done += bytesWritten;
+    }
+  } catch (err) {
+    throw new TornWrite(done, err);
+  }
+}
+
+/** Removes the last `bytes` of the file: what a failed write left of its lines. */
+async function cutBack(file: FileHandle, bytes: number, log: Logger): Promise<void> {
+  try {
+    const { size } = await file.stat();
+    await file.truncate(Math.max(0, size - bytes));
+  } catch (err) {
+    log.warn({ err: messageOf(err), bytes }, "could not cut a partly written line off the log");
   }
 }

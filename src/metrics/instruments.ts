@@ -94,6 +94,12 @@ export const containerLogCopyLag = new Histogram({
   registers,
 });
 
+export const containerLogDroppedBytes = new Counter({
+  name: "berth_container_log_dropped_bytes_total",
+  help: "Bytes of container output berth could not write to the CRI log files (a full disk, say) and dropped; it writes again once the file takes writes.",
+  registers,
+});
+
 export const eventStreamResyncs = new Counter({
   name: "berth_docker_event_stream_resyncs_total",
   help: "Times the engine's event stream broke or ended and berth rebuilt its state from the engine.",

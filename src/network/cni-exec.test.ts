@@ -192,7 +192,7 @@ describe("CNI plugin execution", () => {
     await assert.rejects(run("slow", { timeoutMs: 1_000 }), (err: unknown) => {
       assert.ok(err instanceof CniPluginError);
       assert.equal(err.kind, "DeadlineExceeded");
-      assert.match(err.message, /no answer within 1000 ms; killed/);
+      assert.match(err.message, /no answer within 1000 ms \(--cni-plugin-timeout\); killed/);
       return true;
     });
     assert.ok(Date.now() - started < 5_000);

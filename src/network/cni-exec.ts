@@ -204,7 +204,10 @@ async function runPlugin(invocation: PluginInvocation): Promise<unknown> {
     throw fail("Cancelled", "cancelled by the caller", { cause: invocation.signal.reason });
   }
   if (timeout.aborted) {
-    throw fail("DeadlineExceeded", `no answer within ${invocation.timeoutMs} ms; killed`);
+    throw fail(
+      "DeadlineExceeded",
+      `no answer within ${invocation.timeoutMs} ms (--cni-plugin-timeout); killed`,
+    );
   }
   if (outcome.spawnError) {
     throw fail("Internal", `cannot run ${invocation.path}: ${outcome.spawnError.message}`, {

@@ -24,10 +24,21 @@ export class CniPodNetwork implements PodNetwork {
     | undefined;
   #watcher: FSWatcher | undefined;
 
-  constructor(confDir: string, binDirs: string[], cacheDir: string, log: Logger) {
+  constructor(
+    confDir: string,
+    binDirs: string[],
+    cacheDir: string,
+    log: Logger,
+    pluginTimeoutMs?: number,
+  ) {
     this.#confDir = confDir;
     this.#log = log;
-    this.#options = { cacheDir, binDirs, log };
+    this.#options = {
+      cacheDir,
+      binDirs,
+      log,
+      ...(pluginTimeoutMs !== undefined ? { timeoutMs: pluginTimeoutMs } : {}),
+    };
     try {
       this.#watcher = watch(confDir, () => this.invalidate());
       this.#watcher.on("error", () => this.#watcher?.close());
@@ -123,6 +134,7 @@ export class CniPodNetwork implements PodNetwork {
     state: SandboxNetworkState,
     netnsPath: string,
     signal: AbortSignal,
+    options: { keepCacheOnFailure?: boolean } = {},
   ) {
     const failures: string[] = [];
     const ref = {
@@ -146,7 +158,7 @@ export class CniPodNetwork implements PodNetwork {
         attachment.ifName,
       );
       if (!network) continue;
-      const result = await network.del({ ...ref, ifName: attachment.ifName }, signal);
+      const result = await network.del({ ...ref, ifName: attachment.ifName }, signal, options);
       failures.push(...result.errors);
     }
     if (attachments.length === 0) {

@@ -243,10 +243,14 @@ export class CniNetwork {
   /**
    * Removes the pod from the network, with the config, arguments and result its ADD cached.
    * Every plugin's DEL runs even when one fails; the failures are answered, the cache is
-   * removed. Without a cached ADD the plugins still run (host-local must release the address),
+   * removed (kept with `keepCacheOnFailure`, for a caller that will DEL again). Without a cached ADD the plugins still run (host-local must release the address),
    * with the current config and what `attachment` knows.
    */
-  async del(attachment: CniAttachmentRef, signal?: AbortSignal): Promise<CniDelResult> {
+  async del(
+    attachment: CniAttachmentRef,
+    signal?: AbortSignal,
+    options: { keepCacheOnFailure?: boolean } = {},
+  ): Promise<CniDelResult> {
     const ifName = checkedIfName(attachment);
     return serialized(this.#queueKey(attachment.containerId), async () => {
       const started = performance.now();
@@ -256,6 +260,7 @@ export class CniNetwork {
         attachment.netnsPath,
         attachment,
         signal,
+        options.keepCacheOnFailure === true,
       );
       this.#log.debug(
         {
@@ -518,6 +523,7 @@ export class CniNetwork {
     netnsPath: string | undefined,
     known: Omit<CniAttachmentRef, "containerId">,
     signal: AbortSignal | undefined,
+    keepCacheOnFailure = false,
   ): Promise<CniDelResult> {
     const errors: string[] = [];
     let entry: CniCacheEntry | undefined;
@@ -558,7 +564,9 @@ export class CniNetwork {
         errors.push(messageOf(err));
       }
     }
-    await removeCacheEntry(this.#cacheDir, this.name, containerId, ifName);
+    if (!(keepCacheOnFailure && errors.length > 0 && entry)) {
+      await removeCacheEntry(this.#cacheDir, this.name, containerId, ifName);
+    }
     return { errors, cached: entry !== undefined };
   }
 }

@@ -44,12 +44,14 @@ export interface PodNetwork {
   /**
    * Detaches what the checkpoint says was attached. Never throws for plugin failures: teardown
    * must finish (an interrupted ADD leaves state a plugin's DEL trips over); answers the
-   * failures for the log.
+   * failures. With `keepCacheOnFailure` a failed DEL keeps what its ADD cached, so that a
+   * later detach runs the same DEL again.
    */
   detach(
     sandboxId: string,
     state: SandboxNetworkState,
     netnsPath: string,
     signal: AbortSignal,
+    options?: { keepCacheOnFailure?: boolean },
   ): Promise<string[]>;
 }

@@ -74,4 +74,28 @@ describe("toGrpcFailure", () => {
     assert.equal(failure.code, status.INTERNAL);
     assert.match(failure.details, /something odd/);
   });
+
+  test("ENOSPC / EDQUOT anywhere in the cause chain → RESOURCE_EXHAUSTED, message (path) kept", () => {
+    for (const code of ["ENOSPC", "EDQUOT"]) {
+      const errno = Object.assign(new Error(`${code}: no space left on device, write`), { code });
+      const wrapped = new Error("cannot write /var/lib/berth/sandboxes/x.json: no space", {
+        cause: errno,
+      });
+      const internal = new BerthError(
+        "Internal",
+        `cannot write the CNI cache: ${wrapped.message}`,
+        {
+          cause: wrapped,
+        },
+      );
+      for (const err of [errno, wrapped, internal]) {
+        assert.deepEqual(toGrpcFailure(err), {
+          code: status.RESOURCE_EXHAUSTED,
+          details: err.message,
+        });
+      }
+    }
+    const other = Object.assign(new Error("EIO"), { code: "EIO" });
+    assert.equal(toGrpcFailure(other).code, status.INTERNAL);
+  });
 });

@@ -32,6 +32,8 @@ export interface SandboxNetworkState {
   attached: boolean;
   /** Set once CNI ADD succeeded (or for host network): the sandbox may be READY. */
   ready: boolean;
+  /** Network teardowns (CNI DEL) of a completed ADD that failed so far; absent: none. */
+  teardownFailures?: number;
 }
 
 const VERSION = 1;

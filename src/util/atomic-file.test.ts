@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { withTmpfs } from "../../test/support/tmpfs.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 
 describe("writeFileAtomic", () => {
@@ -88,5 +89,26 @@ describe("writeFileAtomic", () => {
     await writeFileAtomic(join(path, "inside"), "x");
     await assert.rejects(writeFileAtomic(path, "data"));
     assert.deepEqual(await readdir(dir), ["target"]);
+  });
+
+  test("on a full file system a failed write leaves the old file, or none, and no temp file", async (t) => {
+    await withTmpfs(t, "size=64k", async (mount, fill, free) => {
+      const old = join(mount, "sandboxes", "old.json");
+      await writeFileAtomic(old, '{"version":1}\n');
+      await fill();
+      const big = "x".repeat(16 * 1024);
+      for (const path of [old, join(mount, "sandboxes", "new.json")]) {
+        await assert.rejects(writeFileAtomic(path, big), (err: Error) => {
+          assert.match(err.message, new RegExp(`^cannot write ${path}: ENOSPC`));
+          assert.equal((err.cause as NodeJS.ErrnoException).code, "ENOSPC");
+          return true;
+        });
+      }
+      assert.equal(await readFile(old, "utf8"), '{"version":1}\n', "the old content, whole");
+      assert.deepEqual(await readdir(join(mount, "sandboxes")), ["old.json"], "no temp, no new");
+      await free();
+      await writeFileAtomic(old, big);
+      assert.equal(await readFile(old, "utf8"), big, "writes again once space returns");
+    });
   });
 });

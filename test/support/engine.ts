@@ -25,11 +25,25 @@ const STARTED_BY_SETUP: Record<string, { pidFile: string; program: string }> = {
 };
 
 /**
- * The pid of the dockerd behind DOCKER_HOST when this machine's setup started it, so a test
- * may stop it and have setup start it again; undefined for any other engine.
+ * A developer's private engine that tests may stop and start, named by its pid file and the
+ * shell command that starts it again: so restart tests run without touching an engine others
+ * share. CI sets neither and stops only the engines its setup started.
+ */
+const PRIVATE_ENGINE = process.env.BERTH_TEST_ENGINE_PIDFILE
+  ? {
+      pidFile: process.env.BERTH_TEST_ENGINE_PIDFILE,
+      program: "dockerd",
+      start: process.env.BERTH_TEST_ENGINE_START ?? "",
+    }
+  : undefined;
+
+/**
+ * The pid of the dockerd behind DOCKER_HOST when this machine's setup (or the developer, see
+ * PRIVATE_ENGINE) started it, so a test may stop it and have it started again; undefined for
+ * any other engine.
  */
 export function setupEnginePid(): number | undefined {
-  const engine = STARTED_BY_SETUP[DOCKER_HOST];
+  const engine = PRIVATE_ENGINE ?? STARTED_BY_SETUP[DOCKER_HOST];
   if (!engine) return undefined;
   try {
     const pid = Number(readFileSync(engine.pidFile, "utf8").trim());
@@ -42,5 +56,9 @@ export function setupEnginePid(): number | undefined {
 
 /** Starts the engine behind DOCKER_HOST again (setup-host.sh starts the one it names). */
 export function startSetupEngine(): void {
+  if (PRIVATE_ENGINE) {
+    execFileSync("bash", ["-c", PRIVATE_ENGINE.start], { stdio: "ignore" });
+    return;
+  }
   execFileSync("bash", [join(REPO, "scripts/setup-host.sh")], { stdio: "ignore" });
 }

@@ -68,9 +68,12 @@ export class FakePodNetwork implements PodNetwork {
     return undefined;
   }
 
+  /** Failures the next detach calls answer, one call each. */
+  readonly detachFailures: string[][] = [];
+
   async detach(sandboxId: string, state: SandboxNetworkState, netnsPath: string) {
     this.detached.push({ sandboxId, state, netnsPath });
-    return [];
+    return this.detachFailures.shift() ?? [];
   }
 
   detachedIds(): string[] {

@@ -1,6 +1,6 @@
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { toJsonString } from "@bufbuild/protobuf";
-import { DockerError } from "../../docker/errors.ts";
+import { DockerError, ignoreNotFound } from "../../docker/errors.ts";
 import {
   BerthError,
   failedPrecondition,
@@ -24,10 +24,12 @@ import {
   appContainerName,
   berthLabels,
   kubernetesLabels,
+  LABEL_INSTANCE,
   LABEL_LOG_PATH,
   LABEL_SANDBOX_ID,
   LABEL_USER_IMAGE,
 } from "../../store/labels.ts";
+import { ensureSpaceIn } from "../../util/disk-space.ts";
 import type { Services } from "../services.ts";
 
 /**
@@ -65,6 +67,8 @@ export function containerCreate(
     }
 
     const logPath = criLogPath(sandbox.config.logDirectory, config.logPath);
+    // The log file is opened at start; a log directory out of space fails the create already.
+    if (logPath !== "") await ensureSpaceIn(dirname(logPath), "the container log", 0o755);
     const name = appContainerName(config.metadata, podMeta);
     const labels = berthLabels({
       kind: "container",
@@ -108,13 +112,28 @@ export function containerCreate(
     try {
       id = (await s.docker.createContainer(name, body, signal)).Id;
     } catch (err) {
-      if (err instanceof DockerError && err.statusCode === 409) {
+      if (!(err instanceof DockerError && err.statusCode === 409)) throw err;
+      // A retry of a create whose answer was lost (the engine restarted, the call timed out)
+      // finds its own never-started container under the name: that one is replaced, as
+      // dockershim did. Anything else holding the name is a real conflict.
+      const holder = await s.docker.findContainer(name, signal);
+      const leftover =
+        holder?.State.Status === "created" &&
+        holder.Config.Labels?.[LABEL_INSTANCE] === s.instance &&
+        holder.Config.Labels?.[LABEL_SANDBOX_ID] === sandbox.id;
+      if (!holder || !leftover) {
         throw new BerthError(
           "AlreadyExists",
           `container name ${name} is in use: ${messageOf(err)}`,
         );
       }
-      throw err;
+      s.log.info(
+        { container: holder.Id, name },
+        "CreateContainer retried: replacing the never-started container of the first attempt",
+      );
+      await ignoreNotFound(s.docker.removeContainer(holder.Id, signal));
+      await s.sync.refresh(holder.Id, signal);
+      id = (await s.docker.createContainer(name, body, signal)).Id;
     }
     try {
       await s.sync.refresh(id, signal);

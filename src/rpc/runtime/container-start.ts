@@ -56,6 +56,21 @@ export function containerStart(
     } catch (err) {
       // The engine keeps the start error: ContainerStatus reports it as ContainerCannotRun.
       await s.sync.refresh(record.id).catch(() => {});
+      // The pause container died meanwhile (the engine restarted, say): the engine then fails
+      // on its namespaces, and the cause the kubelet can act on is the sandbox.
+      const pod = await s.sync.refresh(record.sandboxId).then(
+        (entry) => ({ entry }),
+        () => undefined,
+      );
+      if (
+        pod !== undefined &&
+        (pod.entry?.kind !== "sandbox" || pod.entry.record.process.status !== "running")
+      ) {
+        throw failedPrecondition(
+          `container ${record.id}: its pod sandbox ${record.sandboxId} stopped while it started (${messageOf(err)})`,
+          err,
+        );
+      }
       throw err;
     }
     started();

@@ -16,6 +16,7 @@ import {
 } from "../../gen/runtime/v1/api_pb.js";
 import { sandboxState } from "../../runtime/sandbox-convert.ts";
 import { runtimeServiceHandlers } from "./runtime-service.ts";
+import { NETWORK_TEARDOWN_ATTEMPTS } from "./sandbox-lifecycle.ts";
 
 let h: HandlerHarness;
 let rpc: ReturnType<typeof runtimeServiceHandlers>;
@@ -131,6 +132,53 @@ describe("RemovePodSandbox", () => {
 
     await remove(id);
     assert.deepEqual(h.network.detachedIds(), [id]);
+  });
+
+  test("a failing CNI DEL fails Stop UNAVAILABLE and is retried by the next Stop or Remove", async () => {
+    const id = await runPod("web");
+    h.network.detachFailures.push(["CNI plugin flaky failed DEL on network fake-net: no"]);
+    await assert.rejects(
+      stop(id),
+      (err) =>
+        isErrorKind(err, "Unavailable") &&
+        /attempt 1 of 3.*CNI plugin flaky failed DEL/.test((err as Error).message),
+    );
+    assert.equal(h.engine.containers.get(id)?.State.Status, "exited", "pause stopped anyway");
+    assert.equal(
+      sandboxState(h.services.store.requireSandbox(id)),
+      PodSandboxState.SANDBOX_NOTREADY,
+    );
+    assert.equal(h.services.store.requireSandbox(id).network?.teardownFailures, 1);
+    assert.equal(h.netns.unpinned.includes(id), false, "the netns stays pinned for the retry");
+
+    await remove(id);
+    assert.deepEqual(h.network.detachedIds(), [id, id], "Remove ran DEL again");
+    assert.equal(h.services.store.sandbox(id), undefined);
+    assert.equal(existsSync(checkpointFile(id)), false);
+  });
+
+  test(`a DEL that always fails blocks removal ${NETWORK_TEARDOWN_ATTEMPTS - 1} times, then removal proceeds`, async () => {
+    const id = await runPod("web");
+    for (let i = 0; i < NETWORK_TEARDOWN_ATTEMPTS; i++) h.network.detachFailures.push(["broken"]);
+    await assert.rejects(stop(id), (err) => isErrorKind(err, "Unavailable"));
+    await assert.rejects(remove(id), (err) => isErrorKind(err, "Unavailable"));
+    assert.ok(existsSync(checkpointFile(id)), "kept for the next try");
+    await remove(id);
+    assert.equal(h.network.detached.length, NETWORK_TEARDOWN_ATTEMPTS);
+    assert.equal(h.services.store.sandbox(id), undefined);
+    assert.equal(existsSync(checkpointFile(id)), false);
+    assert.equal(h.engine.containers.has(id), false);
+  });
+
+  test("DEL failures of an ADD that never completed do not block removal", async () => {
+    const id = await runPod("web");
+    const sandbox = h.services.store.requireSandbox(id);
+    const state = sandbox.network;
+    assert.ok(state);
+    await h.services.sync.saveNetwork(id, { ...state, cniNetwork: undefined, ready: false });
+    h.network.detachFailures.push(["bridge: chain does not exist"]);
+    await remove(id);
+    assert.equal(h.services.store.sandbox(id), undefined);
   });
 
   test("removing a stopped sandbox does not detach again", async () => {

@@ -1,4 +1,5 @@
 import { ignoreNotFound, removedUnlessPresent } from "../../docker/errors.ts";
+import { unavailable } from "../../errors.ts";
 import type { SandboxRecord } from "../../store/records.ts";
 import type { Services } from "../services.ts";
 import { removeContainer, withContainerLock } from "./container-lifecycle.ts";
@@ -56,11 +57,18 @@ export async function stopSandbox(
         await s.sync.refresh(container.id, signal);
       }),
   );
-  await releaseNetwork(s, sandbox, signal);
+  // A failed network teardown still stops the pod; the failure is answered afterwards.
+  let teardownFailure: unknown;
+  try {
+    await releaseNetwork(s, sandbox, signal);
+  } catch (err) {
+    teardownFailure = err;
+  }
   if (sandbox.process.status !== "gone") {
     await ignoreNotFound(s.docker.stopContainer(sandbox.id, 0, signal));
     await s.sync.refresh(sandbox.id, signal);
   }
+  if (teardownFailure !== undefined) throw teardownFailure;
 }
 
 /** Stop, then remove every container of the sandbox, the pause container and the checkpoint. */
@@ -82,8 +90,23 @@ export async function removeSandbox(
 }
 
 /**
+ * How many failed network teardowns of a completed CNI ADD (one per StopPodSandbox or
+ * RemovePodSandbox, the kubelet retrying them) make berth give up on the plugins and finish
+ * the teardown anyway: a DEL that can never succeed must not keep a pod from being removed.
+ */
+export const NETWORK_TEARDOWN_ATTEMPTS = 3;
+
+/**
  * Detaches the pod from its network using the checkpoint, whether or not the pause container
  * (and so its network namespace) still exists.
+ *
+ * A failing CNI DEL of a completed ADD fails the call (UNAVAILABLE, naming the plugin) and
+ * keeps the CNI cache, the pinned namespace and the checkpoint's `attached`, so the next Stop
+ * or Remove runs the same DEL again; the NETWORK_TEARDOWN_ATTEMPTS-th failure gives up (an
+ * error in the log, with the addresses the plugins may still hold) and teardown finishes. A
+ * DEL of an ADD that never completed (berth died or the ADD failed half-way) finishes at once
+ * whatever the plugins say: they trip over what that ADD never made (the bridge plugin over
+ * its missing NAT chain), and retrying cannot change that.
  */
 export async function releaseNetwork(
   s: Services,
@@ -100,10 +123,36 @@ export async function releaseNetwork(
   // The pinned namespace outlives the pause container, but not a reboot; without it the
   // plugins still release the pod's addresses.
   const netnsPath = (await s.netns.isPinned(state.netnsPath)) ? state.netnsPath : "";
-  const failures = await s.podNetwork.detach(sandbox.id, state, netnsPath, signal);
-  for (const failure of failures) {
-    s.log.warn({ sandbox: sandbox.id, failure }, "network teardown step failed; teardown finished");
+  const addCompleted = state.cniNetwork !== undefined;
+  const attempt = (state.teardownFailures ?? 0) + 1;
+  const retryLater = addCompleted && attempt < NETWORK_TEARDOWN_ATTEMPTS;
+  const failures = await s.podNetwork.detach(sandbox.id, state, netnsPath, signal, {
+    keepCacheOnFailure: retryLater,
+  });
+  if (failures.length > 0 && retryLater) {
+    await s.sync.saveNetwork(sandbox.id, { ...state, ready: false, teardownFailures: attempt });
+    s.log.warn(
+      { sandbox: sandbox.id, failures, attempt, attempts: NETWORK_TEARDOWN_ATTEMPTS },
+      "network teardown failed; the next StopPodSandbox or RemovePodSandbox tries again",
+    );
+    throw unavailable(
+      `network teardown of sandbox ${sandbox.id} failed (attempt ${attempt} of ${NETWORK_TEARDOWN_ATTEMPTS}; the next StopPodSandbox or RemovePodSandbox tries again): ${failures.join("; ")}`,
+    );
+  }
+  if (failures.length > 0 && addCompleted) {
+    s.log.error(
+      { sandbox: sandbox.id, failures, attempts: attempt, ips: state.ips },
+      "network teardown failed every time; giving up: the plugins may still hold the pod's addresses",
+    );
+  } else {
+    for (const failure of failures) {
+      s.log.warn(
+        { sandbox: sandbox.id, failure },
+        "network teardown step failed; teardown finished",
+      );
+    }
   }
   await s.netns.unpin(sandbox.id);
-  await s.sync.saveNetwork(sandbox.id, { ...state, attached: false, ready: false, ips: [] });
+  const { teardownFailures: _, ...rest } = state;
+  await s.sync.saveNetwork(sandbox.id, { ...rest, attached: false, ready: false, ips: [] });
 }

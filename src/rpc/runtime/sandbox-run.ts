@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { toJsonString } from "@bufbuild/protobuf";
 import { failedPrecondition, invalidArgument, messageOf } from "../../errors.ts";
 import {
@@ -24,6 +25,7 @@ import {
 } from "../../store/labels.ts";
 import type { SandboxRecord } from "../../store/records.ts";
 import type { SandboxNetworkState } from "../../store/sandbox-checkpoint.ts";
+import { ensureSpaceIn } from "../../util/disk-space.ts";
 import type { Services } from "../services.ts";
 import { removeSandbox, sandboxLockKey } from "./sandbox-lifecycle.ts";
 
@@ -69,6 +71,8 @@ async function create(
 ): Promise<string> {
   const meta = config.metadata;
   if (!meta) throw invalidArgument("config.metadata is required");
+  // The checkpoint must be written before the sandbox may exist: a full disk fails here.
+  await ensureSpaceIn(join(s.config.rootDir, "sandboxes"), "the sandbox checkpoint");
   await ensurePauseImage(s, signal);
   const hostLimits = await s.hostLimits();
   const labels = berthLabels({
