@@ -14,6 +14,7 @@ import {
   DockerError,
   dockerErrorFromResponse,
   dockerErrorFromTransport,
+  engineWentAway,
   isNotFound,
 } from "./errors.ts";
 import { hijack } from "./hijack.ts";
@@ -148,7 +149,24 @@ export class DockerClient {
       return response;
     }
     const text = await readText(response.body).catch(() => "");
-    throw dockerErrorFromResponse(response.statusCode, text, options.what);
+    const failure = dockerErrorFromResponse(response.statusCode, text, options.what);
+    // An engine going down fails what it was doing with a 500 ("cannot start a stopped
+    // process") and then stops answering: that is the engine being unavailable, not a fault
+    // of the request, and the caller should retry once it is back.
+    if (failure.kind === "Internal" && !(await this.#answers())) {
+      throw engineWentAway(failure);
+    }
+    throw failure;
+  }
+
+  /** Whether the engine answers a ping within a second. */
+  async #answers(): Promise<boolean> {
+    try {
+      await this.ping(AbortSignal.timeout(1000));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #raw(method: string, path: string, options: RequestOptions): Promise<DockerResponse> {

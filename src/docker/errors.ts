@@ -73,6 +73,19 @@ export function dockerErrorFromTransport(err: unknown, what: string): Error {
 }
 
 /**
+ * A request the engine failed (HTTP 500) just before it stopped answering: it went down (or
+ * is restarting) in the middle of it.
+ */
+export function engineWentAway(failure: DockerError): DockerError {
+  return new DockerError(
+    "Unavailable",
+    `${failure.message} (and then Docker Engine stopped answering: it is going down or restarting)`,
+    failure.statusCode,
+    failure,
+  );
+}
+
+/**
  * An engine call whose target may already be gone: the CRI makes Stop and Remove idempotent,
  * so "not found" is success there. Every other failure is passed on.
  */

@@ -117,8 +117,22 @@ describe("Docker Engine restarted under load", () => {
   let berth: BerthProcess | undefined;
 
   after(async () => {
-    // Whatever happened, leave the engine running for the rest of the suite.
+    // Whatever happened, leave the engine running for the rest of the suite, and no pod of
+    // this test on it (a failed test's pods included: their pins keep the directory busy).
     if (pid !== undefined && setupEnginePid() === undefined) startSetupEngine();
+    const runtime = berth?.client.runtime;
+    const left = await runtime
+      ?.listPodSandbox({ filter: { labelSelector: TEST_LABEL } })
+      .catch(() => undefined);
+    for (const item of left?.items ?? []) {
+      for (let i = 0; i < 3; i++) {
+        const removed = await runtime?.removePodSandbox({ podSandboxId: item.id }).then(
+          () => true,
+          () => false,
+        );
+        if (removed) break;
+      }
+    }
     await berth?.stop();
     await docker.close();
     rmSync(dir, { recursive: true, force: true });
