@@ -116,6 +116,10 @@ describe("DockerClient: answers and errors", () => {
       [500, "Internal", "plain text failure\n"],
       [503, "Unavailable", '{"message":"daemon shutting down"}'],
     ];
+    routes.set("GET /_ping", (_q, r) => {
+      r.writeHead(200);
+      r.end("OK");
+    });
     for (const [status, kind, body] of answers) {
       routes.set("POST /containers/x/kill", (_q, r) => {
         r.writeHead(status);
@@ -132,6 +136,24 @@ describe("DockerClient: answers and errors", () => {
         return true;
       });
     }
+  });
+
+  test("a 500 from an engine that then stops answering its ping is Unavailable", async () => {
+    routes.delete("GET /_ping");
+    routes.set("POST /containers/x/start", (_q, r) => {
+      r.writeHead(500);
+      r.end('{"message":"cannot start a stopped process"}');
+    });
+    await assert.rejects(client.startContainer("x"), (err) => {
+      assert.ok(err instanceof DockerError, String(err));
+      assert.equal(err.kind, "Unavailable");
+      assert.equal(err.statusCode, 500);
+      assert.match(
+        err.message,
+        /^start container x: cannot start a stopped process \(and then Docker Engine stopped answering/,
+      );
+      return true;
+    });
   });
 
   test("304 (already started or stopped) is success", async () => {
