@@ -328,7 +328,8 @@ export class FakeEngine implements DockerEngine {
 
   async findContainer(id: string): Promise<ContainerInspect | undefined> {
     this.#record("findContainer", id);
-    const container = this.containers.get(id) ?? this.#byPrefix(id);
+    // The engine resolves a name as well as an id (or a prefix of one).
+    const container = this.containers.get(id) ?? this.#byPrefix(id) ?? this.#byName(id);
     const answer = container && structuredClone(container);
     const held = this.#held;
     this.#held = undefined;

@@ -93,10 +93,21 @@ describe("CreateContainer", () => {
     await assert.rejects(createIn(pod), kind("FailedPrecondition", /not running/));
   });
 
-  test("ALREADY_EXISTS when the name is taken (same name and attempt)", async () => {
-    await created();
+  test("ALREADY_EXISTS when the name is taken by a started container (same name and attempt)", async () => {
+    await start(await created());
     await assert.rejects(createIn(pod), kind("AlreadyExists", /is in use/));
     assert.equal(h.services.store.size.containers, 1);
+  });
+
+  test("a retry whose first answer was lost replaces that attempt's never-started container", async () => {
+    const first = await created();
+    const { containerId: second = "" } = await createIn(pod);
+    assert.notEqual(second, first);
+    assert.equal(h.engine.containers.has(first), false, "the leftover is removed");
+    assert.deepEqual(
+      h.services.store.containersOf(pod).map((c) => c.id),
+      [second],
+    );
   });
 
   test("the first read after creation fails: the container is removed again", async () => {
