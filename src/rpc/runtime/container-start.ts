@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { failedPrecondition, invalidArgument, messageOf, notFound } from "../../errors.ts";
 import { ContainerState, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import { containerState } from "../../runtime/container-convert.ts";
@@ -58,14 +60,7 @@ export function containerStart(
       await s.sync.refresh(record.id).catch(() => {});
       // The pause container died meanwhile (the engine restarted, say): the engine then fails
       // on its namespaces, and the cause the kubelet can act on is the sandbox.
-      const pod = await s.sync.refresh(record.sandboxId).then(
-        (entry) => ({ entry }),
-        () => undefined,
-      );
-      if (
-        pod !== undefined &&
-        (pod.entry?.kind !== "sandbox" || pod.entry.record.process.status !== "running")
-      ) {
+      if (await sandboxStopped(s, record.sandboxId)) {
         throw failedPrecondition(
           `container ${record.id}: its pod sandbox ${record.sandboxId} stopped while it started (${messageOf(err)})`,
           err,
@@ -77,4 +72,25 @@ export function containerStart(
     await s.sync.refresh(record.id, signal);
     return {};
   };
+}
+
+/**
+ * Whether the sandbox's pause container is known to have stopped (false when the engine
+ * cannot be asked). When its process is gone from /proc but the engine still reports it
+ * running, the engine is asked again for a moment: it learns of the exit from containerd a
+ * little later.
+ */
+async function sandboxStopped(s: Services, sandboxId: string): Promise<boolean> {
+  for (let look = 0; look < 5; look++) {
+    let entry: Awaited<ReturnType<Services["sync"]["refresh"]>>;
+    try {
+      entry = await s.sync.refresh(sandboxId);
+    } catch {
+      return false;
+    }
+    if (entry?.kind !== "sandbox" || entry.record.process.status !== "running") return true;
+    if (existsSync(`/proc/${entry.record.process.pid}`)) return false;
+    await sleep(100);
+  }
+  return false;
 }

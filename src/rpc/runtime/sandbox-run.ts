@@ -1,6 +1,7 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { toJsonString } from "@bufbuild/protobuf";
-import { failedPrecondition, invalidArgument, messageOf } from "../../errors.ts";
+import { failedPrecondition, invalidArgument, messageOf, unavailable } from "../../errors.ts";
 import {
   NamespaceMode,
   type PodSandboxConfig,
@@ -106,10 +107,22 @@ async function create(
     await s.docker.startContainer(id, signal);
     const started = await s.sync.refresh(id, signal);
     if (started?.kind !== "sandbox" || started.record.process.status !== "running") {
-      throw new Error(`pause container ${id} did not stay running`);
+      throw pauseStopped(id, "it exited right after its start");
+    }
+    let netnsPath = "";
+    if (!hostNetwork) {
+      try {
+        netnsPath = await s.netns.pin(id, started.record.process.pid);
+      } catch (err) {
+        // Its namespace is gone when the pause process died meanwhile (the engine stopping).
+        if (!existsSync(`/proc/${started.record.process.pid}`)) {
+          throw pauseStopped(id, messageOf(err), err);
+        }
+        throw err;
+      }
     }
     const state: SandboxNetworkState = {
-      netnsPath: hostNetwork ? "" : await s.netns.pin(id, started.record.process.pid),
+      netnsPath,
       hostNetwork,
       cniNetwork: undefined,
       ifName: "eth0",
@@ -174,6 +187,14 @@ async function rollback(s: Services, id: string, cause: unknown): Promise<void> 
   } catch (err) {
     s.log.error({ sandbox: id, err: messageOf(err) }, "rollback of a failed sandbox failed");
   }
+}
+
+/**
+ * The pause container died while its sandbox was set up: the engine stopping or restarting
+ * is what does that, and the kubelet's retry makes a fresh sandbox.
+ */
+function pauseStopped(id: string, why: string, cause?: unknown) {
+  return unavailable(`pause container ${id} stopped while its sandbox was set up: ${why}`, cause);
 }
 
 function findByName(s: Services, name: string): SandboxRecord | undefined {
