@@ -120,6 +120,15 @@ export async function removedUnlessPresent(
     if (err instanceof DockerError && err.statusCode !== undefined && !(await stillPresent())) {
       return;
     }
+    // 409 "removal already in progress": an earlier request (one whose caller gave up, say)
+    // is still removing it. Give that a moment; a removal still running is worth a retry.
+    if (err instanceof DockerError && err.statusCode === 409) {
+      for (let look = 0; look < 10; look++) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        if (!(await stillPresent())) return;
+      }
+      throw new DockerError("Unavailable", `${err.message} (still in progress)`, 409, err);
+    }
     throw err;
   }
 }

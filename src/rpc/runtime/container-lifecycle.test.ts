@@ -152,6 +152,9 @@ describe("StartContainer", () => {
 
   test("the engine's start failure is passed on and reported EXITED ContainerCannotRun", async () => {
     const id = await created();
+    // A pause process that exists, so the failure is the container's own.
+    const pause = h.engine.containers.get(pod);
+    if (pause) pause.State.Pid = process.pid;
     h.engine.failNextStart(id, 'exec: "sleep": executable file not found in $PATH');
     await assert.rejects(start(id), kind("Internal", /executable file not found/));
     const { status: answer } = await status(id);

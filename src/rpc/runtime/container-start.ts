@@ -1,6 +1,12 @@
 import { existsSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
-import { failedPrecondition, invalidArgument, messageOf, notFound } from "../../errors.ts";
+import {
+  failedPrecondition,
+  invalidArgument,
+  isErrorKind,
+  messageOf,
+  notFound,
+  unavailable,
+} from "../../errors.ts";
 import { ContainerState, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import { containerState } from "../../runtime/container-convert.ts";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
@@ -60,7 +66,7 @@ export function containerStart(
       await s.sync.refresh(record.id).catch(() => {});
       // The pause container died meanwhile (the engine restarted, say): the engine then fails
       // on its namespaces, and the cause the kubelet can act on is the sandbox.
-      if (await sandboxStopped(s, record.sandboxId)) {
+      if (await sandboxStopped(s, record.sandboxId, err)) {
         throw failedPrecondition(
           `container ${record.id}: its pod sandbox ${record.sandboxId} stopped while it started (${messageOf(err)})`,
           err,
@@ -75,22 +81,20 @@ export function containerStart(
 }
 
 /**
- * Whether the sandbox's pause container is known to have stopped (false when the engine
- * cannot be asked). When its process is gone from /proc but the engine still reports it
- * running, the engine is asked again for a moment: it learns of the exit from containerd a
- * little later.
+ * Whether the sandbox's pause container has stopped: the engine says so, or its process is
+ * gone from /proc (the engine learns of the exit from containerd a moment later). An engine
+ * that cannot be asked is itself the answer: UNAVAILABLE.
  */
-async function sandboxStopped(s: Services, sandboxId: string): Promise<boolean> {
-  for (let look = 0; look < 5; look++) {
-    let entry: Awaited<ReturnType<Services["sync"]["refresh"]>>;
-    try {
-      entry = await s.sync.refresh(sandboxId);
-    } catch {
-      return false;
+async function sandboxStopped(s: Services, sandboxId: string, cause: unknown): Promise<boolean> {
+  let entry: Awaited<ReturnType<Services["sync"]["refresh"]>>;
+  try {
+    entry = await s.sync.refresh(sandboxId);
+  } catch (err) {
+    if (isErrorKind(err, "Unavailable")) {
+      throw unavailable(`${messageOf(cause)} (then the engine stopped answering)`, cause);
     }
-    if (entry?.kind !== "sandbox" || entry.record.process.status !== "running") return true;
-    if (existsSync(`/proc/${entry.record.process.pid}`)) return false;
-    await sleep(100);
+    return false;
   }
-  return false;
+  if (entry?.kind !== "sandbox" || entry.record.process.status !== "running") return true;
+  return entry.record.process.pid > 0 && !existsSync(`/proc/${entry.record.process.pid}`);
 }

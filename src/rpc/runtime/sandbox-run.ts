@@ -1,7 +1,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { toJsonString } from "@bufbuild/protobuf";
-import { failedPrecondition, invalidArgument, messageOf, unavailable } from "../../errors.ts";
+import { DockerError } from "../../docker/errors.ts";
+import {
+  BerthError,
+  failedPrecondition,
+  invalidArgument,
+  messageOf,
+  unavailable,
+} from "../../errors.ts";
 import {
   NamespaceMode,
   type PodSandboxConfig,
@@ -56,6 +63,22 @@ export function sandboxRun(s: Services): ServiceHandlers<typeof RuntimeService>[
         // Half made or stopped with the same attempt: make room for a fresh one.
         await removeSandbox(s, existing, signal);
       }
+      try {
+        const id = await create(s, config, name, request.runtimeHandler, dockerRuntime, signal);
+        return { podSandboxId: id };
+      } catch (err) {
+        if (!(err instanceof NameInUse)) throw err;
+      }
+      // The name is taken by a pause container berth never heard of: an earlier attempt's
+      // create went through but its answer was lost (the engine restarted). Learn of it, then
+      // answer it when it is ready, or replace it.
+      await s.sync.refresh(name, signal);
+      const leftover = findByName(s, name);
+      if (!leftover)
+        throw failedPrecondition(`the name ${name} is taken by a container berth does not manage`);
+      if (sandboxState(leftover) === PodSandboxState.SANDBOX_READY)
+        return { podSandboxId: leftover.id };
+      await removeSandbox(s, leftover, signal);
       const id = await create(s, config, name, request.runtimeHandler, dockerRuntime, signal);
       return { podSandboxId: id };
     });
@@ -100,7 +123,12 @@ async function create(
 
   let id: string | undefined;
   try {
-    id = (await s.docker.createContainer(name, body, signal)).Id;
+    id = await s.docker.createContainer(name, body, signal).then(
+      (created) => created.Id,
+      (err: unknown) => {
+        throw err instanceof DockerError && err.statusCode === 409 ? new NameInUse(err) : err;
+      },
+    );
     // The pod's DNS config goes to the engine (Dns, DnsSearch, DnsOptions), which writes the
     // pause container's resolv.conf; containers joining its network share that file.
     await s.sync.refresh(id, signal);
@@ -186,6 +214,13 @@ async function rollback(s: Services, id: string, cause: unknown): Promise<void> 
     s.log.warn({ sandbox: id, cause: messageOf(cause) }, "RunPodSandbox failed; rolled back");
   } catch (err) {
     s.log.error({ sandbox: id, err: messageOf(err) }, "rollback of a failed sandbox failed");
+  }
+}
+
+/** The engine refused to create the pause container: its name is taken. */
+class NameInUse extends BerthError {
+  constructor(cause: DockerError) {
+    super("AlreadyExists", cause.message, { cause });
   }
 }
 
