@@ -123,6 +123,11 @@ export class CniPodNetwork implements PodNetwork {
       );
       if (!outcome.checked)
         this.#log.debug({ sandbox: containerId, why: outcome.reason }, "CNI CHECK skipped");
+      else if (outcome.chainedFailures)
+        this.#log.warn(
+          { sandbox: containerId, failures: outcome.chainedFailures },
+          "chained CNI plugins failed CHECK; the pod's interface passed it, so the sandbox stays READY",
+        );
       return undefined;
     } catch (err) {
       return messageOf(err);

@@ -544,6 +544,21 @@ describe("CniNetwork (fake plugins)", () => {
       );
     });
 
+    test("a chained plugin's failure is returned, the others still run", async () => {
+      const net = network(twoPlugins());
+      await net.add(pod());
+      await behave("fakeportmap", "CHECK", { code: 999, msg: "could not check ipv6 dnat" }, 1);
+      const outcome = await net.check({ containerId: "sandbox1" });
+      assert.equal(outcome.checked, true);
+      const failures = outcome.checked ? (outcome.chainedFailures ?? []) : [];
+      assert.equal(failures.length, 1);
+      assert.match(failures[0] ?? "", /fakeportmap failed CHECK.*could not check ipv6 dnat/);
+      assert.deepEqual(
+        (await calls()).filter((c) => c.command === "CHECK").map((c) => c.type),
+        ["fakebridge", "fakeportmap"],
+      );
+    });
+
     test("skipped before 0.4.0 and with disableCheck", async () => {
       await behave("fakebridge", "ADD", bridgeResult("0.3.1"));
       await behave("fakeportmap", "ADD", bridgeResult("0.3.1"));

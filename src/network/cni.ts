@@ -82,8 +82,13 @@ export interface CniDelResult {
 
 export type CniStatus = { ready: true } | { ready: false; reason: string; code?: number };
 
-/** CHECK runs only where the spec allows it. */
-export type CniCheckOutcome = { checked: true } | { checked: false; reason: string };
+/**
+ * CHECK runs only where the spec allows it. `chainedFailures` names the plugins after the
+ * first that failed it (see `check`); absent when none did.
+ */
+export type CniCheckOutcome =
+  | { checked: true; chainedFailures?: string[] }
+  | { checked: false; reason: string };
 
 /** The spec forbids parallel operations on one container; berth may still be asked for them. */
 const containerQueues = new Map<string, Promise<unknown>>();
@@ -276,7 +281,11 @@ export class CniNetwork {
 
   /**
    * CHECK of an attachment against its cached ADD. Skipped (not an error) for configs before
-   * 0.4.0 and with disableCheck; throws the first plugin failure.
+   * 0.4.0 and with disableCheck. The first plugin makes the pod's interface: its failure means
+   * the pod's network is broken, and is thrown. The plugins chained after it (portmap,
+   * bandwidth, firewall, tuning) only add to that network, and their failures are returned
+   * instead: Debian's portmap 1.1.1 fails CHECK on every IPv4 pod with a host port, and a
+   * runtime that called such pods broken would have the kubelet recreate healthy pods.
    */
   async check(attachment: CniAttachmentRef, signal?: AbortSignal): Promise<CniCheckOutcome> {
     const ifName = checkedIfName(attachment);
@@ -295,10 +304,18 @@ export class CniNetwork {
         return { checked: false, reason: "the network config sets disableCheck" };
       }
       const invocation = invocationFromCache(entry, attachment.netnsPath ?? entry.netnsPath);
-      for (const plugin of network.plugins) {
-        await this.#invoke("CHECK", plugin, invocation, signal);
+      const [first, ...chained] = network.plugins;
+      if (first) await this.#invoke("CHECK", first, invocation, signal);
+      const chainedFailures: string[] = [];
+      for (const plugin of chained) {
+        try {
+          await this.#invoke("CHECK", plugin, invocation, signal);
+        } catch (err) {
+          if (signal?.aborted) throw err;
+          chainedFailures.push(messageOf(err));
+        }
       }
-      return { checked: true };
+      return chainedFailures.length > 0 ? { checked: true, chainedFailures } : { checked: true };
     });
   }
 
