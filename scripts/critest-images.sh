@@ -11,7 +11,8 @@
 # not the names its container specs create with or its image specs expect back. So:
 #   * the images are built FROM scratch around Debian's dynamic busybox (applets as hard links
 #     exec'd through PATH, as in upstream busybox images: critest's MaskedPaths spec masks
-#     /bin/ls and expects `sh -c ls` to fail), in the shapes critest's specs expect: CMD ["sh"],
+#     /bin/ls and expects `sh -c ls` to fail; ipcs and pgrep, which Debian builds without, as
+#     small scripts), in the shapes critest's specs expect: CMD ["sh"],
 #     the users of cri-tools' images/ (1002, www-data, 1003:1004, www-data:1004, 1000 with
 #     group 50000), an nginx on :80 (:12003 for the host-network one) whose pid 1 is named
 #     nginx and says "master process", an httpd on :80, and nonewprivs' setuid program that
@@ -151,6 +152,20 @@ EOF
   # ipcs: critest's HostIpc specs run `ipcs -m` and look for a segment id the host made.
   printf '#!/bin/sh\n# stands in for ipcs -m: the kernel'"'"'s table of shared memory segments\ncat /proc/sysvipc/shm\n' >"$root/bin/ipcs"
   chmod 0755 "$root/bin/ipcs"
+  # pgrep: critest's execSync timeout spec runs `pgrep sleep` to see the timed-out process gone.
+  cat >"$root/bin/pgrep" <<'EOF'
+#!/bin/sh
+# stands in for pgrep NAME: the pids whose command name is NAME; status 1 when there is none
+status=1
+for d in /proc/[0-9]*; do
+  if [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ]; then
+    echo "${d#/proc/}"
+    status=0
+  fi
+done
+exit $status
+EOF
+  chmod 0755 "$root/bin/pgrep"
 }
 
 # nginx stand-in: pid 1 is named nginx, writes /var/run/nginx.pid, re-execs itself once so its
