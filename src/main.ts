@@ -166,6 +166,11 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
         : undefined,
     docker,
     log,
+    idleTimeoutMs: config.streamIdleTimeoutMs,
+    streamCreationTimeoutMs: config.streamCreationTimeoutMs,
+    tokenTtlMs: config.streamUrlTtlMs,
+    handshakeTimeoutMs: config.streamHandshakeTimeoutMs,
+    maxSessions: config.maxStreamSessions,
   });
   const stats = new StatsCollector({
     store,

@@ -30,6 +30,11 @@ const DEFAULTS: Config = {
   streamingBindAddr: "127.0.0.1:0",
   streamingTlsCertFile: undefined,
   streamingTlsKeyFile: undefined,
+  streamIdleTimeoutMs: 14_400_000,
+  streamCreationTimeoutMs: 30_000,
+  streamUrlTtlMs: 60_000,
+  streamHandshakeTimeoutMs: 10_000,
+  maxStreamSessions: 1000,
   metricsBindAddress: undefined,
 };
 

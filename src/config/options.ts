@@ -50,6 +50,16 @@ export interface Config {
   streamingBindAddr: string;
   streamingTlsCertFile: string | undefined;
   streamingTlsKeyFile: string | undefined;
+  /** A streaming connection with no traffic either way for this long is closed. */
+  streamIdleTimeoutMs: number;
+  /** How long a client has, once upgraded, to open a session's streams. */
+  streamCreationTimeoutMs: number;
+  /** How long an Exec/Attach/PortForward URL stays valid unused. */
+  streamUrlTtlMs: number;
+  /** A streaming connection that has not sent its upgrade request by then is dropped. */
+  streamHandshakeTimeoutMs: number;
+  /** Streaming sessions at once; past it a client is answered 503. */
+  maxStreamSessions: number;
   /** HOST:PORT of the Prometheus metrics endpoint; undefined: no metrics server. */
   metricsBindAddress: string | undefined;
 }
@@ -275,6 +285,41 @@ export const OPTIONS: readonly AnyOption[] = [
     kind: optionalText(),
     default: undefined,
     help: "the key of --streaming-tls-cert-file",
+  }),
+  option({
+    name: "stream-idle-timeout",
+    field: "streamIdleTimeoutMs",
+    kind: duration(),
+    default: 4 * 60 * 60 * 1000,
+    help: "close a streaming connection (exec, attach, port-forward) with no traffic for this long (0: never), as the kubelet's streaming server's StreamIdleTimeout",
+  }),
+  option({
+    name: "stream-creation-timeout",
+    field: "streamCreationTimeoutMs",
+    kind: duration(),
+    default: 30_000,
+    help: "how long an upgraded streaming client has to open its streams, as the kubelet's streaming server's StreamCreationTimeout",
+  }),
+  option({
+    name: "stream-url-ttl",
+    field: "streamUrlTtlMs",
+    kind: duration(),
+    default: 60_000,
+    help: "how long an Exec, Attach or PortForward URL stays valid unused (each is good for one connection)",
+  }),
+  option({
+    name: "stream-handshake-timeout",
+    field: "streamHandshakeTimeoutMs",
+    kind: duration(),
+    default: 10_000,
+    help: "drop a streaming connection that has not sent its upgrade request within this long",
+  }),
+  option({
+    name: "max-stream-sessions",
+    field: "maxStreamSessions",
+    kind: int32((value) => (value < 1 ? `${value} is not a positive count` : undefined)),
+    default: 1000,
+    help: "streaming sessions at once; past it an upgrade is answered 503 Service Unavailable with Retry-After",
   }),
   option({
     name: "runtime-cgroups",

@@ -534,6 +534,14 @@ interface Transport {
  * natively, where an HTTP library bringing its own parser cost berth ~25 MiB of memory.
  * Pulls and event streams hold connections for long; 64 keeps other calls unblocked.
  */
+/**
+ * A kept-alive connection unused for this long is closed. Node's agent keeps idle sockets
+ * forever otherwise: the unbounded log client would hold as many as it ever had follows at
+ * once. Node applies the agent's timeout to free sockets only: a long pull or event stream
+ * that is quiet for longer is left alone.
+ */
+const IDLE_CONNECTION_MS = 10_000;
+
 function createTransport(endpoint: DockerEndpoint, connections: number | null): Transport {
   const maxSockets = connections ?? Number.POSITIVE_INFINITY;
   const tls = endpoint.kind === "tcp" ? endpoint.tls : undefined;
@@ -541,12 +549,13 @@ function createTransport(endpoint: DockerEndpoint, connections: number | null): 
     ? new HttpsAgent({
         keepAlive: true,
         maxSockets,
+        timeout: IDLE_CONNECTION_MS,
         ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
         cert: tls.certFile ? readFileSync(tls.certFile) : undefined,
         key: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
         rejectUnauthorized: tls.verify,
       })
-    : new HttpAgent({ keepAlive: true, maxSockets });
+    : new HttpAgent({ keepAlive: true, maxSockets, timeout: IDLE_CONNECTION_MS });
   const target =
     endpoint.kind === "unix"
       ? { socketPath: endpoint.socketPath, host: "docker" }

@@ -61,7 +61,12 @@ export class ImageLookup {
           repoDigests: (image.RepoDigests ?? []).filter((digest) => !digest.startsWith("<none>")),
         }
       : { repoTags: [], repoDigests: [] };
-    this.#namesById.set(id, { names, at: Date.now() });
+    // Stale entries go as new ones come: IDs of removed images would otherwise stay for good.
+    const now = Date.now();
+    for (const [key, entry] of this.#namesById) {
+      if (now - entry.at >= NAMES_TTL_MS) this.#namesById.delete(key);
+    }
+    this.#namesById.set(id, { names, at: now });
     return names;
   }
 

@@ -78,6 +78,7 @@ export class DockerSync {
       if (orphan) entries.push(orphan);
     }
     this.#store.replaceAll(entries);
+    this.#startFailures?.retainOnly(present);
     return entries.length;
   }
 
@@ -91,7 +92,10 @@ export class DockerSync {
       if (!inspect) {
         const orphan = await this.#orphan(id);
         if (orphan) this.#store.upsert(orphan);
-        else this.#store.delete(id);
+        else {
+          this.#store.delete(id);
+          this.#startFailures?.forget(id);
+        }
         return orphan;
       }
       const entry = await this.#recordOf(inspect);

@@ -38,4 +38,16 @@ export class StartFailures {
     if (!this.#failures.delete(id)) return;
     rmSync(join(this.#dir, id), { force: true });
   }
+
+  /**
+   * Forgets the records of containers that no longer exist (removed behind berth's back, or
+   * while berth was down): without this they would pile up, in memory and on disk, for good.
+   */
+  retainOnly(existing: ReadonlySet<string>): void {
+    for (const id of [...this.#failures.keys()]) if (!existing.has(id)) this.forget(id);
+  }
+
+  get size(): number {
+    return this.#failures.size;
+  }
 }

@@ -41,6 +41,13 @@ export interface SpdyConnectionOptions {
   idleTimeoutMs?: number;
 }
 
+/**
+ * The largest frame berth takes from a client: client-go writes stdin and port-forward data
+ * 32 KiB at a time and header blocks are small, so a bigger frame is hostile and ends the
+ * connection instead of being buffered (the 24-bit length would allow 16 MiB per connection).
+ */
+export const MAX_CLIENT_FRAME_PAYLOAD = 1 << 20;
+
 /** Parsed frames waiting their turn; above this many queued bytes the socket is paused. */
 const MAX_QUEUED_BYTES = 1 << 20;
 
@@ -51,7 +58,7 @@ export class SpdyConnection extends EventEmitter<{
 }> {
   readonly #socket: Duplex;
   readonly #log: Logger;
-  readonly #reader = new FrameReader();
+  readonly #reader = new FrameReader(MAX_CLIENT_FRAME_PAYLOAD);
   readonly #compressor = new HeaderCompressor();
   readonly #decompressor = new HeaderDecompressor();
   readonly #streams = new Map<number, SpdyStream>();
@@ -204,7 +211,15 @@ export class SpdyConnection extends EventEmitter<{
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
     this.#idleTimer?.refresh();
-    for (const frame of this.#reader.push(chunk)) {
+    let frames: Frame[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (err) {
+      this.#log.info({ err: (err as Error).message }, "spdy protocol error: closing");
+      this.destroy();
+      return;
+    }
+    for (const frame of frames) {
       this.#queue.push(frame);
       this.#queuedBytes += frameSize(frame);
     }

@@ -103,6 +103,18 @@ describe("FrameReader", () => {
     assert.ok(frame && !frame.control);
     assert.equal(frame.data.length, 100_000);
   });
+
+  test("refuses a frame announcing more than its limit as soon as the header arrives", () => {
+    const reader = new FrameReader(1024);
+    assert.equal(reader.push(encodeDataHeader(1, 0, 1024)).length, 0);
+    reader.push(Buffer.alloc(1024));
+    assert.throws(
+      () => reader.push(encodeDataHeader(1, 0, 1025)),
+      (err: unknown) =>
+        err instanceof SpdyProtocolError &&
+        /1025 bytes exceeds the 1024-byte limit/.test(err.message),
+    );
+  });
 });
 
 describe("header blocks", () => {

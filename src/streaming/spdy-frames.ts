@@ -56,6 +56,12 @@ export class SpdyProtocolError extends Error {
 export class FrameReader {
   #chunks: Buffer[] = [];
   #buffered = 0;
+  readonly #maxPayload: number;
+
+  /** `maxPayload`: a frame announcing more is a protocol error, before any of it is buffered. */
+  constructor(maxPayload = MAX_FRAME_PAYLOAD) {
+    this.#maxPayload = maxPayload;
+  }
 
   push(chunk: Buffer): Frame[] {
     if (chunk.length > 0) {
@@ -67,6 +73,11 @@ export class FrameReader {
       if (this.#buffered < 8) break;
       const head = this.#peek(8);
       const length = head.readUInt32BE(4) & 0xffffff;
+      if (length > this.#maxPayload) {
+        throw new SpdyProtocolError(
+          `frame of ${length} bytes exceeds the ${this.#maxPayload}-byte limit`,
+        );
+      }
       if (this.#buffered < 8 + length) break;
       const bytes = this.#take(8 + length);
       const flags = bytes[4] ?? 0;

@@ -46,9 +46,22 @@ export interface StreamingServerOptions {
   streamCreationTimeoutMs?: number;
   /** A SPDY connection with no frame either way for this long is closed (upstream: 4 h). */
   idleTimeoutMs?: number;
+  /** How long a URL stays valid unused (upstream: one minute). */
   tokenTtlMs?: number;
   maxInFlight?: number;
+  /** A connection that has not sent its upgrade request within this long is dropped. */
+  handshakeTimeoutMs?: number;
+  /** Upgraded connections at once; past it an upgrade is answered 503. */
+  maxSessions?: number;
 }
+
+export const DEFAULT_STREAM_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_STREAM_SESSIONS = 1000;
+/**
+ * A WebSocket message from a client: stdin chunks and tunnelled SPDY frames are tens of KiB
+ * (client-go copies 32 KiB at a time); a larger one ends that session only.
+ */
+export const MAX_WEBSOCKET_MESSAGE = 2 << 20;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?$/;
 const WEBSOCKET_PORT_FORWARD_PROTOCOL = `SPDY/3.1+${PORT_FORWARD_PROTOCOL}`;
@@ -73,6 +86,7 @@ export class StreamingServer {
   readonly #sessions = new Set<Session>();
   readonly #wsProtocol = new WeakMap<IncomingMessage, string>();
   readonly #upgradeSockets = new Set<Duplex>();
+  readonly #handshakeTimers = new WeakMap<Duplex, NodeJS.Timeout>();
   #baseUrl = "";
   #stopping = false;
 
@@ -84,12 +98,13 @@ export class StreamingServer {
       ? createHttpsServer({
           cert: readFileSync(options.tls.certFile),
           key: readFileSync(options.tls.keyFile),
+          handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_STREAM_HANDSHAKE_TIMEOUT_MS,
         })
       : createHttpServer();
     this.#wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
-      maxPayload: 32 << 20,
+      maxPayload: MAX_WEBSOCKET_MESSAGE,
       handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
     });
     // ws refuses "/" in subprotocol names, so the tunnel's name is taken off the request
@@ -115,6 +130,19 @@ export class StreamingServer {
       this.#onUpgrade(req, socket, head);
     });
     this.#server.on("clientError", (_err, socket) => socket.destroy());
+    // A client that connects and sends nothing (or dribbles its request) holds a socket; Node's
+    // own headersTimeout (60 s, checked every 30 s) is too slack for that.
+    const handshake = options.handshakeTimeoutMs ?? DEFAULT_STREAM_HANDSHAKE_TIMEOUT_MS;
+    const guard = (socket: Duplex) => {
+      const timer = setTimeout(() => {
+        this.#log.debug("streaming client sent no upgrade in time: dropping it");
+        socket.destroy();
+      }, handshake);
+      timer.unref();
+      this.#handshakeTimers.set(socket, timer);
+      socket.once("close", () => clearTimeout(timer));
+    };
+    this.#server.on(options.tls ? "secureConnection" : "connection", guard);
   }
 
   static async start(options: StreamingServerOptions): Promise<StreamingServer> {
@@ -166,8 +194,21 @@ export class StreamingServer {
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", (err) => this.#log.debug({ err: err.message }, "streaming socket error"));
+    clearTimeout(this.#handshakeTimers.get(socket));
     if (this.#stopping) {
       rejectUpgrade(socket, 503, "shutting down");
+      return;
+    }
+    // Checked before the token is spent, so the client may retry the same URL while it lasts.
+    const max = this.#options.maxSessions ?? DEFAULT_MAX_STREAM_SESSIONS;
+    if (this.#upgradeSockets.size >= max) {
+      this.#log.warn({ max }, "streaming session refused: too many sessions");
+      rejectUpgrade(
+        socket,
+        503,
+        `too many streaming sessions (limit ${max}, --max-stream-sessions); retry later`,
+        ["Retry-After: 1"],
+      );
       return;
     }
     const route = ROUTE.exec(new URL(req.url ?? "/", "http://x").pathname);
