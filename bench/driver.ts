@@ -24,6 +24,11 @@ export interface PodSpec {
   logDirectory: string;
   image: string;
   containers: number;
+  /**
+   * The pod's cgroup, as the kubelet always sets it (cgroupfs driver): containerd's
+   * ListPodSandboxStats fails for a sandbox without one.
+   */
+  cgroupParent: string;
 }
 
 export interface StartedPod {

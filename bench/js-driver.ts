@@ -33,6 +33,7 @@ export class JsDriver implements CriDriver {
       logDirectory: pod.logDirectory,
       labels,
       linux: {
+        cgroupParent: pod.cgroupParent,
         securityContext: {
           namespaceOptions: {
             network: NamespaceMode.POD,

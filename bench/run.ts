@@ -9,7 +9,16 @@
  * Results go to stdout and to a JSON file under bench/results/. See bench/README.md.
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -78,6 +87,8 @@ const RUN_ID = process.pid % 50;
 const NETWORK = `berth-bench-${RUN_ID}`;
 const BRIDGE = `berthbench${RUN_ID}`;
 const SUBNET = `10.${200 + RUN_ID}.0.0/16`;
+/** Under every cgroup v1 controller (or the v2 root); what the kubelet's pod cgroups would be. */
+const CGROUP_PARENT = `berth-bench-${process.pid}`;
 const work = mkdtempSync(join(tmpdir(), "berth-bench-"));
 const cniDir = join(work, "cni");
 mkdirSync(cniDir);
@@ -307,6 +318,7 @@ async function runTarget(target: Target): Promise<TargetResult> {
           logDirectory: join(logRoot, uid),
           image: APP_IMAGE,
           containers: CONTAINERS,
+          cgroupParent: `/${CGROUP_PARENT}/pod${uid}`,
         };
         for (let j = 0; j < CONTAINERS; j++)
           mkdirSync(join(spec.logDirectory, `app-${j}`), { recursive: true });
@@ -390,12 +402,33 @@ async function runTarget(target: Target): Promise<TargetResult> {
     if (file) {
       const kept = join(resultsDir(), `berth-${Date.now()}.cpuprofile`);
       mkdirSync(dirname(kept), { recursive: true });
-      const { copyFileSync } = await import("node:fs");
       copyFileSync(join(target.profileDir, file), kept);
       result.profile = summarizeProfile(kept, profileWindow);
     }
   }
   return result;
+}
+
+/** The kubelet removes a pod's cgroup after the pod; runc leaves the parents it made. */
+function removePodCgroups() {
+  const roots = existsSync("/sys/fs/cgroup/cgroup.controllers")
+    ? ["/sys/fs/cgroup"]
+    : readdirSync("/sys/fs/cgroup").map((name) => join("/sys/fs/cgroup", name));
+  for (const root of roots) {
+    const parent = join(root, CGROUP_PARENT);
+    if (!existsSync(parent)) continue;
+    for (const pod of readdirSync(parent, { withFileTypes: true }))
+      if (pod.isDirectory()) rmdirQuietly(join(parent, pod.name));
+    rmdirQuietly(parent);
+  }
+}
+
+function rmdirQuietly(path: string) {
+  try {
+    rmdirSync(path);
+  } catch {
+    // still in use, or a symlinked controller seen twice
+  }
 }
 
 const resultsDir = () => join(import.meta.dirname, "results");
@@ -414,6 +447,7 @@ async function main() {
   } finally {
     await docker.close();
     rmSync(work, { recursive: true, force: true });
+    removePodCgroups();
   }
   progress("");
   report({

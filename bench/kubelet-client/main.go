@@ -25,6 +25,7 @@ type podSpec struct {
 	LogDirectory string `json:"logDirectory"`
 	Image        string `json:"image"`
 	Containers   int    `json:"containers"`
+	CgroupParent string `json:"cgroupParent"`
 }
 
 type startedPod struct {
@@ -89,6 +90,7 @@ func (c *client) runPod(ctx context.Context, pod *podSpec) (*startedPod, error) 
 		LogDirectory: pod.LogDirectory,
 		Labels:       labels(pod),
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
+			CgroupParent: pod.CgroupParent,
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 				NamespaceOptions: &runtimeapi.NamespaceOption{
 					Network: runtimeapi.NamespaceMode_POD,
