@@ -128,6 +128,22 @@ writeFileSync(
 const docker = new DockerClient(
   parseDockerEndpoint({ host: DOCKER_HOST, tlsVerify: false, certPath: undefined }),
 );
+/**
+ * Ctrl-C or SIGTERM: finish the phase under way, remove the pods made so far, stop berth and
+ * report what was measured. A second signal exits at once.
+ */
+let interrupted = false;
+class Interrupted extends Error {}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write(`\n${signal}: tearing down what was made, then reporting\n`);
+  });
+}
+const checkInterrupted = () => {
+  if (interrupted) throw new Interrupted();
+};
 const progress = (text: string) => process.stderr.write(`\r\x1b[K${text}`);
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -283,6 +299,7 @@ interface TargetResult {
   rssMiB: { podsRunning: number[]; afterRemoval: number[]; engineWithPods?: number };
   profile?: ReturnType<typeof summarizeProfile>;
   errors: Record<string, string>;
+  interrupted?: boolean;
 }
 
 async function runTarget(target: Target): Promise<TargetResult> {
@@ -299,8 +316,8 @@ async function runTarget(target: Target): Promise<TargetResult> {
     errors: {},
   };
   const logRoot = join(work, "logs", target.label);
-  let pods: StartedPod[] = [];
-  let uids: string[] = [];
+  const pods: StartedPod[] = [];
+  const uids: string[] = [];
   const podStartAll: number[] = [];
   const teardownAll: number[] = [];
   let profileWindow: { from: bigint; to: bigint } | undefined;
@@ -309,6 +326,7 @@ async function runTarget(target: Target): Promise<TargetResult> {
     for (let churn = 0; churn < CHURN_ROUNDS; churn++) {
       const roundStart: number[] = [];
       for (let i = 0; i < PODS; i++) {
+        checkInterrupted();
         progress(`${target.label}: round ${churn + 1}/${CHURN_ROUNDS} pod start ${i + 1}/${PODS}`);
         const uid = randomUUID();
         const spec: PodSpec = {
@@ -335,6 +353,7 @@ async function runTarget(target: Target): Promise<TargetResult> {
         const last = summarize(roundStart.slice(-10)).median;
         result.podStartGrowth = { first10Median: first, last10Median: last, ratio: last / first };
         for (const call of MEASURED_CALLS) {
+          checkInterrupted();
           const n =
             call.startsWith("list") && call.endsWith("Stats") ? STATS_ITERATIONS : ITERATIONS;
           progress(`${target.label}: ${call} x ${n}`);
@@ -344,6 +363,7 @@ async function runTarget(target: Target): Promise<TargetResult> {
             result.errors[call] = (err as Error).message;
           }
         }
+        checkInterrupted();
         if (STEADY_SECONDS > 0) {
           progress(`${target.label}: steady polling ${STEADY_SECONDS} s`);
           const from = process.hrtime.bigint();
@@ -360,6 +380,7 @@ async function runTarget(target: Target): Promise<TargetResult> {
           for (const [name, samples] of Object.entries(polled.latencies))
             result.summaries[`polled.${name}`] = summarize(samples);
         }
+        checkInterrupted();
         if (IDLE_SECONDS > 0) {
           progress(`${target.label}: idle ${IDLE_SECONDS} s, nobody calling`);
           result.idle = await meter.during(IDLE_SECONDS);
@@ -373,29 +394,37 @@ async function runTarget(target: Target): Promise<TargetResult> {
       result.rssMiB.podsRunning.push(round(rssMiB(target.runtimePid), 1));
       const roundTeardown: number[] = [];
       const teardownStarted = performance.now();
-      for (const [i, pod] of pods.entries()) {
+      const total = pods.length;
+      // Shifted off one by one, so that an interrupted run's cleanup sees only what is left.
+      for (let pod = pods[0]; pod; pod = pods[0]) {
         progress(
-          `${target.label}: round ${churn + 1}/${CHURN_ROUNDS} stop/remove ${i + 1}/${pods.length}`,
+          `${target.label}: round ${churn + 1}/${CHURN_ROUNDS} stop/remove ${total - pods.length + 1}/${total}`,
         );
         roundTeardown.push(await driver.removePod(pod.podId));
+        pods.shift();
+        uids.shift();
       }
       result.teardownSeconds.push(round((performance.now() - teardownStarted) / 1000, 1));
-      pods = [];
-      uids = [];
       teardownAll.push(...roundTeardown);
       if (churn === 0) result.summaries.stopRemove = summarize(roundTeardown);
       // Let the runtime's background work after removals settle before reading its memory.
       await new Promise((resolve) => setTimeout(resolve, 2000));
       result.rssMiB.afterRemoval.push(round(rssMiB(target.runtimePid), 1));
     }
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    result.interrupted = true;
+  } finally {
     result.summaries.podStartAllRounds = summarize(podStartAll);
     result.summaries.stopRemoveAllRounds = summarize(teardownAll);
-  } finally {
-    for (const pod of pods) await driver.removePod(pod.podId).catch(() => {});
+    for (const pod of pods) {
+      progress(`${target.label}: removing pod ${pod.podId.slice(0, 12)}`);
+      await driver.removePod(pod.podId).catch(() => {});
+    }
     await driver.close();
     result.loadAverage.after = loadAverage();
+    await target.stop();
   }
-  await target.stop();
   if (target.profileDir && profileWindow) {
     const files = readdirSync(target.profileDir).filter((f) => f.endsWith(".cpuprofile"));
     const file = files[0];
@@ -443,7 +472,7 @@ async function main() {
       if (!values["skip-raw"]) rawStart = summarize(await rawEngineBaseline());
       targets.push(await runTarget(await berthTarget()));
     }
-    if (values.compare) targets.push(await runTarget(peerTarget(values.compare)));
+    if (values.compare && !interrupted) targets.push(await runTarget(peerTarget(values.compare)));
   } finally {
     await docker.close();
     rmSync(work, { recursive: true, force: true });
