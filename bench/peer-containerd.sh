@@ -58,6 +58,7 @@ stop() {
   umount -R "$STATE" 2>/dev/null || true
   find "$BASE/root" -depth -type d -path '*/snapshots/*/fs' -exec umount {} \; 2>/dev/null || true
   rm -rf "$STATE" "$BASE"
+  ip link delete benchctrd0 2>/dev/null || true
 }
 
 case "${1:-}" in

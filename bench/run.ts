@@ -8,6 +8,7 @@
  * same load against another CRI endpoint started by hand (containerd's CRI, cri-dockerd).
  * Results go to stdout and to a JSON file under bench/results/. See bench/README.md.
  */
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import {
   copyFileSync,
@@ -477,6 +478,8 @@ async function main() {
     await docker.close();
     rmSync(work, { recursive: true, force: true });
     removePodCgroups();
+    // The bridge plugin makes the bridge and never removes it.
+    spawnSync("ip", ["link", "delete", BRIDGE], { stdio: "ignore" });
   }
   progress("");
   report({
