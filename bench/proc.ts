@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { dirname } from "node:path";
 
 const TICKS_PER_SECOND = 100;
 
@@ -56,11 +57,22 @@ const parentOf = (pid: number) => {
  * only reliable way to tell which dockerd or containerd serves which socket.
  */
 export function socketOwner(path: string): number | undefined {
-  const inodes = new Set<string>();
-  for (const line of readOr("/proc/net/unix", "").split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    // Num RefCount Protocol Flags Type St Inode Path; St 01 is listening-unconnected.
-    if (fields[7] === path && fields[3] === "00010000") inodes.add(fields[6] as string);
+  const listening = readOr("/proc/net/unix", "")
+    .split("\n")
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    // Num RefCount Protocol Flags Type St Inode Path; flag 00010000 is a listening socket.
+    .filter((fields) => fields[3] === "00010000" && fields[7] !== undefined);
+  let inodes = new Set(listening.filter((f) => f[7] === path).map((f) => f[6] as string));
+  if (inodes.size === 0) {
+    // cri-dockerd binds a temporary name beside the path and renames it: /proc/net/unix keeps
+    // the name it was bound to.
+    const dir = `${dirname(path)}/`;
+    inodes = new Set(
+      listening
+        .filter((f) => (f[7] as string).startsWith(dir) && !existsSync(f[7] as string))
+        .map((f) => f[6] as string),
+    );
   }
   if (inodes.size === 0) return undefined;
   for (const pid of numericEntries("/proc")) {
