@@ -480,6 +480,8 @@ async function main() {
     removePodCgroups();
     // The bridge plugin makes the bridge and never removes it.
     spawnSync("ip", ["link", "delete", BRIDGE], { stdio: "ignore" });
+    // host-local's state for the network: every address was released with its pod.
+    rmSync(join("/var/lib/cni/networks", NETWORK), { recursive: true, force: true });
   }
   progress("");
   report({
