@@ -24,6 +24,8 @@ import {
 import type { DockerSync } from "../store/docker-sync.ts";
 import type { SandboxCheckpoints, SandboxNetworkState } from "../store/sandbox-checkpoint.ts";
 
+/** cri-dockerd's built-in loopback network (network/cni getLoNetwork). */
+const LOOPBACK_NETWORK = "cni-loopback";
 /** The interface cri-dockerd attaches pods on (network.DefaultInterfaceName). */
 const POD_IFNAME = "eth0";
 
@@ -150,7 +152,8 @@ async function networkOf(
   for (const { path, entry } of cached) {
     await writeCacheEntry(deps.cniCacheDir, toBerthCacheEntry(entry, path, state.netnsPath));
   }
-  const pod = cached.find(({ entry }) => entry.ifName === POD_IFNAME)?.entry;
+  // cri-dockerd caches its loopback attachment on eth0 too, under its own network name.
+  const pod = cached.find(({ entry }) => entry.networkName !== LOOPBACK_NETWORK)?.entry;
   state.attached = cached.length > 0;
   state.cniNetwork = pod?.networkName;
   state.ips = pod ? podIpsFromResult(pod.result, POD_IFNAME).map((ip) => ip.address) : [];
