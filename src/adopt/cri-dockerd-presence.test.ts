@@ -98,6 +98,8 @@ describe("criDockerdStillServes", () => {
       (await criDockerdStillServes(input)) ?? "",
       /cri-dockerd \(pid 103\) still serves/,
     );
+    await writeFile(join(proc, "103", "stat"), "103 (cri-dockerd) Z 1 103 103 0 -1");
+    assert.equal(await criDockerdStillServes(input), undefined, "a zombie does not count");
     await rm(join(proc, "103"), { recursive: true });
   });
 

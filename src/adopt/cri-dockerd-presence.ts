@@ -62,6 +62,9 @@ export async function criDockerdStillServes(input: PresenceInput): Promise<strin
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const comm = await readFile(`${proc}/${pid}/comm`, "utf8").catch(() => "");
     if (comm.trim() !== "cri-dockerd") continue;
+    // A zombie serves nothing: its state is the field after the parenthesised name.
+    const stat = await readFile(`${proc}/${pid}/stat`, "utf8").catch(() => "");
+    if (/\) Z /.test(stat)) continue;
     const cmdline = await readFile(`${proc}/${pid}/cmdline`, "utf8").catch(() => "");
     const engine = criDockerdEngineOf(cmdline.split("\0").filter((word) => word !== ""));
     if (await sameEngine(engine, input.dockerHost)) {

@@ -84,6 +84,20 @@ describe("libcni's cache", () => {
     assert.deepEqual(berth.result, entry.result);
   });
 
+  test("the pod's interfaces name the pinned namespace (bridge's CHECK compares it)", () => {
+    const result = {
+      cniVersion: "1.0.0",
+      interfaces: [{ name: "br0" }, { name: "eth0", sandbox: "/proc/42/ns/net" }],
+    };
+    const berth = toBerthCacheEntry({ ...entry, result }, "/f", "/pin/x");
+    assert.deepEqual(berth.result?.interfaces, [
+      { name: "br0" },
+      { name: "eth0", sandbox: "/pin/x" },
+    ]);
+    // Without a namespace (the pod had stopped) the result stays as cached.
+    assert.deepEqual(toBerthCacheEntry({ ...entry, result }, "/f", "").result, result);
+  });
+
   describe("files of one container", () => {
     let dir: string;
     before(async () => {

@@ -107,7 +107,9 @@ export function parseLibcniCacheEntry(text: string): LibcniCacheEntry | string {
 
 /**
  * berth's cache entry for an attachment libcni made: DEL then runs with the config, arguments
- * and result of cri-dockerd's ADD, in the pod's (pinned) namespace.
+ * and result of cri-dockerd's ADD, in the pod's (pinned) namespace. The result's interfaces
+ * inside the pod name that namespace as it is now reached: the bridge plugin's CHECK compares
+ * their "sandbox" with CNI_NETNS literally, and cri-dockerd's /proc/<pid>/ns/net is not the pin.
  */
 export function toBerthCacheEntry(
   entry: LibcniCacheEntry,
@@ -126,7 +128,22 @@ export function toBerthCacheEntry(
     cniArgs: entry.cniArgs,
     capabilityArgs: entry.capabilityArgs,
     state: "added",
-    result: entry.result ?? null,
+    result:
+      entry.result && netnsPath !== ""
+        ? inNamespace(entry.result, netnsPath)
+        : (entry.result ?? null),
+  };
+}
+
+function inNamespace(result: Record<string, unknown>, netnsPath: string): Record<string, unknown> {
+  if (!Array.isArray(result.interfaces)) return result;
+  return {
+    ...result,
+    interfaces: result.interfaces.map((item: unknown) =>
+      isResultObject(item) && typeof item.sandbox === "string" && item.sandbox !== ""
+        ? { ...item, sandbox: netnsPath }
+        : item,
+    ),
   };
 }
 

@@ -7,7 +7,7 @@
  * (berth-adopt, 10.78.0.0/24), so counts are not disturbed by other tests.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -232,7 +232,19 @@ before(async () => {
 });
 
 after(async () => {
-  for (const pod of [web, hostnet]) if (pod) await removeCriDockerdPod(node, pod.sandboxId);
+  // Whatever a failure left: the fixture's pods as cri-dockerd would remove them, berth's own.
+  const sandboxes = await docker.listContainers({
+    label: ["berth.test=adopt", "io.kubernetes.docker.type=podsandbox"],
+  });
+  for (const { Id } of sandboxes) await removeCriDockerdPod(node, Id);
+  for (const { Id } of await docker.listContainers({ label: ["berth.test=adopt"] })) {
+    await docker.removeContainer(Id).catch(() => {});
+  }
+  // berth's namespace pins of a failed run.
+  const pins = join(dir, "berth", "netns");
+  for (const pin of existsSync(pins) ? readdirSync(pins) : []) {
+    spawnSync("umount", [join(pins, pin)]);
+  }
   await rm(dir, { recursive: true, force: true });
   await docker.close();
 });
@@ -255,7 +267,8 @@ describe("adopting cri-dockerd's pods", () => {
   test("refused while a cri-dockerd serves the engine or listens on its socket", async (t) => {
     if (skipReason) return t.skip(skipReason);
     // A process named cri-dockerd with the engine on its command line.
-    const fake = join(dir, "cri-dockerd");
+    mkdirSync(join(dir, "fake"));
+    const fake = join(dir, "fake", "cri-dockerd");
     copyFileSync("/bin/sh", fake);
     const child: ChildProcess = spawn(
       fake,
@@ -285,7 +298,9 @@ describe("adopting cri-dockerd's pods", () => {
         new RegExp(`--adopt-cri-dockerd refused: cri-dockerd \\(pid ${child.pid}\\) still serves`),
       );
     } finally {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGKILL");
+      await exited;
     }
     const socket = createServer();
     await new Promise<void>((resolve) => socket.listen(join(dir, "cri-dockerd.sock"), resolve));
@@ -446,6 +461,9 @@ describe("adopting cri-dockerd's pods", () => {
         await berth.client.runtime.stopPodSandbox({ podSandboxId });
         await berth.client.runtime.removePodSandbox({ podSandboxId });
       }
+    } catch (err) {
+      process.stderr.write(berth.output());
+      throw err;
     } finally {
       await berth.stop({ keepState: true });
     }

@@ -6,6 +6,7 @@
  * on eth0), and the kubelet's log paths as symlinks to Docker's json-file logs. Checked against
  * real cri-dockerd v0.3.17 on Docker 20.10 and 28.5 (see the adoption e2e test's header).
  */
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +25,20 @@ import {
   criDockerdCheckpointPath,
   formatCriDockerdCheckpoint,
 } from "../../src/store/cri-dockerd-checkpoint.ts";
+
+/** execFile with stdin: the CNI protocol's config goes there. */
+function run(
+  file: string,
+  args: string[],
+  options: { env: Record<string, string>; input: string },
+): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { env: options.env }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${file}: ${err.message} ${stdout} ${stderr}`)) : resolve({ stdout }),
+    );
+    child.stdin?.end(options.input);
+  });
+}
 
 const log = pino({ level: process.env.BERTH_TEST_LOG ?? "silent" });
 
@@ -124,7 +139,6 @@ export async function makeCriDockerdPod(node: CriDockerdNode, pod: FixturePod): 
       {
         Image: container.image,
         Entrypoint: container.command,
-        Hostname: pod.hostname ?? pod.name,
         Labels: {
           ...container.labels,
           ...annotationLabels(container.annotations),
@@ -172,11 +186,30 @@ async function attach(
   const scratch = await mkdtemp(join(tmpdir(), "berth-fixture-cni-"));
   let ip: string | undefined;
   try {
+    // berth speaks no CNI 0.2.0, which cri-dockerd's loopback network declares: its plugin
+    // is run here by hand, as libcni would.
+    const { stdout } = await run(join(node.binDirs[0] ?? "/usr/lib/cni", "loopback"), [], {
+      env: {
+        CNI_COMMAND: "ADD",
+        CNI_CONTAINERID: sandboxId,
+        CNI_NETNS: netnsPath,
+        CNI_IFNAME: "eth0",
+        CNI_PATH: node.binDirs.join(":"),
+        CNI_ARGS: cniArgs.map(([k, v]) => `${k}=${v}`).join(";"),
+      },
+      input: JSON.stringify({ cniVersion: "0.2.0", name: "cni-loopback", type: "loopback" }),
+    });
+    await writeLibcniCacheEntry(node.cniCacheDir, {
+      containerId: sandboxId,
+      networkName: "cni-loopback",
+      ifName: "eth0",
+      config: LOOPBACK_CONFLIST,
+      cniArgs,
+      capabilityArgs,
+      result: JSON.parse(stdout) as Record<string, unknown>,
+    });
     const conflist = await readFile(node.conflistFile, "utf8");
-    for (const [text, file] of [
-      [LOOPBACK_CONFLIST, "cni-loopback"],
-      [conflist, node.conflistFile],
-    ] as const) {
+    for (const [text, file] of [[conflist, node.conflistFile]] as const) {
       const network = new CniNetwork(parseNetworkConfig(text, file), {
         cacheDir: scratch,
         binDirs: node.binDirs,
@@ -199,7 +232,7 @@ async function attach(
         capabilityArgs,
         result: added.result,
       });
-      if (file !== "cni-loopback") ip = added.podIps[0];
+      ip = added.podIps[0];
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -213,10 +246,12 @@ async function attach(
  */
 export async function removeCriDockerdPod(node: CriDockerdNode, sandboxId: string): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), "berth-fixture-cni-"));
+  // In the pod's namespace while it lives: without one the bridge plugin leaves its NAT chain.
+  const pause = await node.docker.findContainer(sandboxId);
+  const netns = pause?.State.Pid ? `/proc/${pause.State.Pid}/ns/net` : "";
   try {
     for (const { path, entry } of await listLibcniCacheEntries(node.cniCacheDir, sandboxId)) {
       if (typeof entry === "string") continue;
-      const netns = "";
       const berthEntry = toBerthCacheEntry(entry, path, netns);
       await writeCacheEntry(scratch, berthEntry);
       const network = new CniNetwork(parseNetworkConfig(entry.config, path), {
