@@ -1,5 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { adoptCriDockerdPods } from "./adopt/adopt-cri-dockerd.ts";
+import { criDockerdStillServes } from "./adopt/cri-dockerd-presence.ts";
 import { findSubcommand, SUBCOMMANDS, subcommandContext } from "./cli/subcommands.ts";
 import { usage } from "./config/render.ts";
 import { buildInfoText, versionText } from "./config/version.ts";
@@ -122,6 +124,20 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
       "unhandled rejection",
     );
   });
+  if (config.adoptCriDockerd) {
+    const serving = await criDockerdStillServes({
+      dockerHost: config.dockerHost,
+      criDockerdSocket: criDockerdSocketToCheck(config.criDockerdEndpoint, config.listen),
+    });
+    if (serving) {
+      // Adopting beside a live cri-dockerd would have two runtimes manage one pod; serving
+      // without adopting would have the kubelet start every pod a second time.
+      const message = `--adopt-cri-dockerd refused: ${serving}`;
+      log.error(message);
+      process.stderr.write(`berth: ${message}\n`);
+      return 1;
+    }
+  }
   let claim: ListenClaim;
   try {
     claim = await claimListenAddress(config.listen, activated);
@@ -224,6 +240,35 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
     if (outcome?.written) log.info({ file: outcome.file }, "wrote berth's default CNI network");
   }
 
+  if (config.adoptCriDockerd) {
+    try {
+      const outcome = await adoptCriDockerdPods(
+        {
+          docker,
+          sync,
+          checkpoints,
+          netns: services.netns,
+          cniCacheDir: config.cniCacheDir ?? join(config.rootDir, "cni"),
+          criDockerdRootDir: config.criDockerdRootDir,
+          criDockerdCniCacheDir: config.criDockerdCniCacheDir,
+          log,
+        },
+        AbortSignal.timeout(INITIAL_SYNC_TIMEOUT_MS * 4),
+      );
+      for (const { id, reason } of outcome.skipped) {
+        log.warn({ sandbox: id, reason }, "cri-dockerd sandbox not adopted");
+      }
+      log.info({ adopted: outcome.adopted.length }, "adopted cri-dockerd's pods");
+    } catch (err) {
+      // Asked for explicitly: serving without the pods would have the kubelet recreate them.
+      const message = `--adopt-cri-dockerd: cannot take over cri-dockerd's pods: ${messageOf(err)}`;
+      log.error(message);
+      process.stderr.write(`berth: ${message}\n`);
+      await claim.release();
+      return 1;
+    }
+  }
+
   // The state is rebuilt from the engine before serving, so the kubelet never sees an empty
   // node after a restart. An engine that is down does not stop berth from serving.
   try {
@@ -303,6 +348,16 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
     process.once("SIGTERM", shutdown);
     process.once("SIGINT", shutdown);
   });
+}
+
+/**
+ * cri-dockerd's socket, unless berth itself serves there (a cri-docker.socket unit handing its
+ * socket to berth, or berth told to listen on that path).
+ */
+function criDockerdSocketToCheck(endpoint: string, listen: string): string | undefined {
+  if (!endpoint.startsWith("unix://") || listen === endpoint || listen.startsWith("fd://"))
+    return undefined;
+  return endpoint.slice("unix://".length);
 }
 
 // Exit explicitly once shut down: an idle keep-alive connection or timer must not keep a

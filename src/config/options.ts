@@ -32,6 +32,12 @@ export interface Config {
    * it is where cri-dockerd's pods are found for adoption.
    */
   criDockerdRootDir: string;
+  /** Take over the pods cri-dockerd left on the engine (refused while a cri-dockerd serves it). */
+  adoptCriDockerd: boolean;
+  /** libcni's cache cri-dockerd's pod attachments were made with (its --cni-cache-dir). */
+  criDockerdCniCacheDir: string;
+  /** cri-dockerd's CRI socket: adoption is refused while it listens. */
+  criDockerdEndpoint: string;
   /** The cgroup berth moves itself into at start (cgroup v1 hierarchies and v2). */
   runtimeCgroups: string | undefined;
   networkPlugin: "cni";
@@ -240,9 +246,28 @@ export const OPTIONS: readonly AnyOption[] = [
     field: "criDockerdRootDir",
     kind: text(absolutePath),
     default: "/var/lib/cri-dockerd",
-    help: "cri-dockerd's state directory on a node where berth replaces cri-dockerd; berth never writes there (its own state is under --root-directory)",
-    // Kept in Config for adopting cri-dockerd's pods, which is not built yet.
-    notHonoured: () => "not read yet: berth does not adopt cri-dockerd's pods so far",
+    help: "cri-dockerd's state directory, whose sandbox checkpoints --adopt-cri-dockerd reads; berth only removes the checkpoint of an adopted pod it removed",
+  }),
+  option({
+    name: "adopt-cri-dockerd",
+    field: "adoptCriDockerd",
+    kind: bool,
+    default: false,
+    help: "at start, take over the pods cri-dockerd left on this engine (those with a checkpoint in --cri-dockerd-root-directory), keeping them running; berth exits instead while a cri-dockerd still serves the engine",
+  }),
+  option({
+    name: "cri-dockerd-cni-cache-dir",
+    field: "criDockerdCniCacheDir",
+    kind: text(absolutePath),
+    default: "/var/lib/cni/cache",
+    help: "libcni's cache of cri-dockerd's pod attachments (cri-dockerd's --cni-cache-dir): adopted pods are detached with it",
+  }),
+  option({
+    name: "cri-dockerd-endpoint",
+    field: "criDockerdEndpoint",
+    kind: text(endpointCheck),
+    default: "unix:///var/run/cri-dockerd.sock",
+    help: "cri-dockerd's CRI socket (its --container-runtime-endpoint): --adopt-cri-dockerd is refused while something listens there",
   }),
   option({
     name: "pod-infra-container-image",

@@ -5,8 +5,15 @@ import { messageOf } from "../errors.ts";
 import { eventStreamResyncs } from "../metrics/instruments.ts";
 import { jsonLines } from "../util/json-lines.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
+import {
+  CRI_DOCKERD_SANDBOX_ID_LABEL,
+  CRI_DOCKERD_TYPE_LABEL,
+  criDockerdContainerOf,
+  criDockerdKindOf,
+  criDockerdSandboxOf,
+} from "./cri-dockerd-records.ts";
 import { type BerthRecord, orphanSandboxOf, recordOf } from "./from-docker.ts";
-import { instanceFilter } from "./labels.ts";
+import { instanceFilter, LABEL_INSTANCE, LABEL_MANAGED } from "./labels.ts";
 import type { SandboxCheckpoints, SandboxNetworkState } from "./sandbox-checkpoint.ts";
 import type { StartFailures } from "./start-failures.ts";
 import type { StateStore } from "./state-store.ts";
@@ -38,6 +45,12 @@ export class DockerSync {
   readonly #checkpoints: SandboxCheckpoints;
   readonly #log: Logger;
   readonly #filter: { label: string[] };
+  readonly #instance: string;
+  /**
+   * Sandboxes taken over from cri-dockerd (their berth checkpoint says so): they and their
+   * containers carry cri-dockerd's labels, not berth's, and are berth's all the same.
+   */
+  readonly #adopted = new Set<string>();
   readonly #startFailures: StartFailures | undefined;
   /** Refreshes and forgets of one id run one after another. */
   readonly #perId = new KeyedMutex();
@@ -53,6 +66,7 @@ export class DockerSync {
     startFailures?: StartFailures,
   ) {
     this.#filter = instanceFilter(instance);
+    this.#instance = instance;
     this.#startFailures = startFailures;
     this.#docker = docker;
     this.#store = store;
@@ -62,7 +76,12 @@ export class DockerSync {
 
   /** Lists and inspects every berth container; answers how many records it holds. */
   async rebuild(signal?: AbortSignal): Promise<number> {
+    await this.#loadAdopted();
     const summaries = await this.#docker.listContainers(this.#filter, signal);
+    if (this.#adopted.size > 0) {
+      const theirs = await this.#docker.listContainers({ label: [CRI_DOCKERD_TYPE_LABEL] }, signal);
+      summaries.push(...theirs.filter((summary) => this.#isAdopted(summary.Id, summary.Labels)));
+    }
     const entries: BerthRecord[] = [];
     await Promise.all(
       summaries.map(async (summary) => {
@@ -124,8 +143,28 @@ export class DockerSync {
   forget(id: string): Promise<void> {
     return this.#perId.run(id, async () => {
       await this.#checkpoints.remove(id);
+      this.#adopted.delete(id);
       this.#store.delete(id);
     });
+  }
+
+  /** Whether berth took this sandbox over from cri-dockerd. */
+  isAdopted(sandboxId: string): boolean {
+    return this.#adopted.has(sandboxId);
+  }
+
+  /** The sandboxes whose berth checkpoint says they were taken over from cri-dockerd. */
+  async #loadAdopted(): Promise<void> {
+    for (const id of await this.#checkpoints.ids()) {
+      if ((await this.#checkpoints.read(id))?.adoptedFrom) this.#adopted.add(id);
+    }
+  }
+
+  /** A cri-dockerd container berth adopted: an adopted sandbox, or a container in one. */
+  #isAdopted(id: string, labels: Record<string, string> | null | undefined): boolean {
+    const kind = criDockerdKindOf(labels);
+    if (kind === "podsandbox") return this.#adopted.has(id);
+    return kind === "container" && this.#adopted.has(labels?.[CRI_DOCKERD_SANDBOX_ID_LABEL] ?? "");
   }
 
   /**
@@ -133,7 +172,7 @@ export class DockerSync {
    * a start failure the engine never saw.
    */
   async #recordOf(inspect: ContainerInspect): Promise<BerthRecord | undefined> {
-    const entry = recordOf(inspect);
+    const entry = recordOf(inspect) ?? (await this.#adoptedRecordOf(inspect));
     if (entry?.kind === "sandbox") {
       entry.record.network = await this.#checkpoints.read(entry.record.id);
       return entry;
@@ -142,6 +181,19 @@ export class DockerSync {
     const failure = this.#startFailures?.get(entry.record.id);
     if (failure !== undefined) entry.record.process.error = failure;
     return entry;
+  }
+
+  async #adoptedRecordOf(inspect: ContainerInspect): Promise<BerthRecord | undefined> {
+    const labels = inspect.Config.Labels;
+    if (!this.#isAdopted(inspect.Id, labels)) return undefined;
+    if (criDockerdKindOf(labels) === "container") {
+      const record = criDockerdContainerOf(inspect);
+      return record && { kind: "container", record };
+    }
+    // The port mappings as adoption copied them from cri-dockerd's checkpoint.
+    const network = await this.#checkpoints.read(inspect.Id);
+    const record = criDockerdSandboxOf(inspect, network?.portMappings ?? []);
+    return record && { kind: "sandbox", record };
   }
 
   /** A sandbox known only from its checkpoint: its pause container is gone. */
@@ -170,10 +222,14 @@ export class DockerSync {
     while (!signal.aborted) {
       const since = Date.now() / 1000;
       try {
-        const events = await this.#docker.events(
-          { since, filters: { type: ["container"], ...this.#filter } },
-          signal,
-        );
+        if (!synced) await this.#loadAdopted();
+        // Adopted containers carry cri-dockerd's labels: then every container's events come,
+        // and #onEvent picks berth's.
+        const filters =
+          this.#adopted.size > 0
+            ? { type: ["container"] }
+            : { type: ["container"], ...this.#filter };
+        const events = await this.#docker.events({ since, filters }, signal);
         // Events are flowing from `since` on: a rebuild now cannot miss a transition.
         if (!synced) {
           await this.rebuild(signal);
@@ -194,9 +250,21 @@ export class DockerSync {
     }
   }
 
+  /** An event of one of berth's containers, its own or adopted ones (or one it holds). */
+  #concerns(id: string, attributes: Record<string, string> | undefined): boolean {
+    if (attributes?.[LABEL_MANAGED] === "true" && attributes[LABEL_INSTANCE] === this.#instance)
+      return true;
+    return (
+      this.#isAdopted(id, attributes) ||
+      this.#store.sandbox(id) !== undefined ||
+      this.#store.container(id) !== undefined
+    );
+  }
+
   #onEvent(event: EngineEvent): void {
     const id = event.Actor?.ID ?? event.id;
     if (!id) return;
+    if (this.#adopted.size > 0 && !this.#concerns(id, event.Actor?.Attributes)) return;
     if (REFRESH_ACTIONS.has(event.Action) || event.Action === "destroy") {
       this.refresh(id).catch((err: unknown) =>
         this.#log.warn({ id, err: messageOf(err) }, "could not refresh container after event"),

@@ -10,7 +10,7 @@ import {
   LABEL_SANDBOX_ID,
   LABEL_USER_IMAGE,
 } from "./labels.ts";
-import type { ContainerRecord, ProcessState, SandboxRecord } from "./records.ts";
+import type { AppliedSettings, ContainerRecord, ProcessState, SandboxRecord } from "./records.ts";
 import type { SandboxNetworkState } from "./sandbox-checkpoint.ts";
 
 export type BerthRecord =
@@ -70,26 +70,31 @@ export function recordOf(inspect: ContainerInspect): BerthRecord | undefined {
         userImage: labels[LABEL_USER_IMAGE] ?? "",
         logPath: labels[LABEL_LOG_PATH] ?? "",
         process,
-        applied: {
-          cpuPeriod: inspect.HostConfig.CpuPeriod ?? 0,
-          cpuQuota: inspect.HostConfig.CpuQuota ?? 0,
-          cpuShares: inspect.HostConfig.CpuShares ?? 0,
-          cpusetCpus: inspect.HostConfig.CpusetCpus ?? "",
-          cpusetMems: inspect.HostConfig.CpusetMems ?? "",
-          memory: inspect.HostConfig.Memory ?? 0,
-          memorySwap: inspect.HostConfig.MemorySwap ?? 0,
-          oomScoreAdj: inspect.HostConfig.OomScoreAdj ?? 0,
-          user: inspect.Config.User ?? "",
-          groupAdd: inspect.HostConfig.GroupAdd ?? [],
-          stopSignal: inspect.Config.StopSignal ?? "",
-          tty: inspect.Config.Tty ?? false,
-          openStdin: inspect.Config.OpenStdin ?? false,
-        },
+        applied: appliedOf(inspect),
       },
     };
   } catch {
     return undefined;
   }
+}
+
+/** What the engine applied to a container, as its inspection reports it. */
+export function appliedOf(inspect: ContainerInspect): AppliedSettings {
+  return {
+    cpuPeriod: inspect.HostConfig.CpuPeriod ?? 0,
+    cpuQuota: inspect.HostConfig.CpuQuota ?? 0,
+    cpuShares: inspect.HostConfig.CpuShares ?? 0,
+    cpusetCpus: inspect.HostConfig.CpusetCpus ?? "",
+    cpusetMems: inspect.HostConfig.CpusetMems ?? "",
+    memory: inspect.HostConfig.Memory ?? 0,
+    memorySwap: inspect.HostConfig.MemorySwap ?? 0,
+    oomScoreAdj: inspect.HostConfig.OomScoreAdj ?? 0,
+    user: inspect.Config.User ?? "",
+    groupAdd: inspect.HostConfig.GroupAdd ?? [],
+    stopSignal: inspect.Config.StopSignal ?? "",
+    tty: inspect.Config.Tty ?? false,
+    openStdin: inspect.Config.OpenStdin ?? false,
+  };
 }
 
 /**

@@ -34,6 +34,11 @@ export interface SandboxNetworkState {
   ready: boolean;
   /** Network teardowns (CNI DEL) of a completed ADD that failed so far; absent: none. */
   teardownFailures?: number;
+  /**
+   * Set when berth took the sandbox over from cri-dockerd: where cri-dockerd's own state of it
+   * lies (its checkpoint, libcni's cache of its attachments), removed with the sandbox.
+   */
+  adoptedFrom?: { criDockerdRootDir: string; cniCacheDir: string };
 }
 
 const VERSION = 1;

@@ -1,3 +1,4 @@
+import { removeCriDockerdLeftovers } from "../../adopt/adopt-cri-dockerd.ts";
 import { ignoreNotFound, removedUnlessPresent } from "../../docker/errors.ts";
 import { unavailable } from "../../errors.ts";
 import type { SandboxRecord } from "../../store/records.ts";
@@ -86,6 +87,8 @@ export async function removeSandbox(
     async () => (await s.docker.findContainer(sandbox.id, signal)) !== undefined,
   );
   await s.netns.unpin(sandbox.id);
+  // Before berth's checkpoint goes: it is what says where cri-dockerd's state of the pod lies.
+  if (sandbox.network) await removeCriDockerdLeftovers(sandbox.network, sandbox.id);
   await s.sync.forget(sandbox.id);
 }
 

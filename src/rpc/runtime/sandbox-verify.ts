@@ -12,6 +12,10 @@ export async function verifySandboxNetworks(s: Services, signal: AbortSignal): P
     if (sandbox.process.status !== "running") continue;
     const state = sandbox.network;
     if (!state?.ready || state.hostNetwork || !state.attached) continue;
+    // Not for pods adopted from cri-dockerd: portmap 1.1's CHECK fails on their attachments
+    // (an ip6tables chain it never made), and NOTREADY would have the kubelet recreate the
+    // very pods the switch kept running.
+    if (state.adoptedFrom) continue;
     if (!(await s.netns.isPinned(state.netnsPath))) continue;
     try {
       const broken = await s.podNetwork.verify(sandbox.id, state, signal);
