@@ -101,6 +101,13 @@ describe("DockerSync.rebuild", () => {
     assert.equal(store.size.sandboxes, 2, "the other instance's sandbox is not adopted");
   });
 
+  test("a refresh of another instance's container records nothing", async () => {
+    const theirs = await sandboxContainer("theirs", "fedcba9876543210");
+    await sync.refresh(theirs);
+    assert.equal(store.sandbox(theirs), undefined);
+    assert.equal(store.size.sandboxes, 0);
+  });
+
   test("records of containers removed meanwhile are dropped, with a delete change", async () => {
     const pod = await sandboxContainer("web");
     await sync.rebuild();

@@ -172,7 +172,10 @@ export class DockerSync {
    * a start failure the engine never saw.
    */
   async #recordOf(inspect: ContainerInspect): Promise<BerthRecord | undefined> {
-    const entry = recordOf(inspect) ?? (await this.#adoptedRecordOf(inspect));
+    // Another berth's containers share the engine: an event stream opened without the
+    // instance filter (adopted pods exist) may bring their ids here.
+    const own = inspect.Config.Labels?.[LABEL_INSTANCE] === this.#instance;
+    const entry = (own ? recordOf(inspect) : undefined) ?? (await this.#adoptedRecordOf(inspect));
     if (entry?.kind === "sandbox") {
       entry.record.network = await this.#checkpoints.read(entry.record.id);
       return entry;
@@ -264,7 +267,9 @@ export class DockerSync {
   #onEvent(event: EngineEvent): void {
     const id = event.Actor?.ID ?? event.id;
     if (!id) return;
-    if (this.#adopted.size > 0 && !this.#concerns(id, event.Actor?.Attributes)) return;
+    // Always asked, not only while adopted pods exist: the stream keeps the filter it was
+    // opened with after the last adopted pod is removed.
+    if (!this.#concerns(id, event.Actor?.Attributes)) return;
     if (REFRESH_ACTIONS.has(event.Action) || event.Action === "destroy") {
       this.refresh(id).catch((err: unknown) =>
         this.#log.warn({ id, err: messageOf(err) }, "could not refresh container after event"),
