@@ -48,7 +48,7 @@ results=()
 status=0
 total=${#engines[@]}
 n=0
-unit=('src/**/*.test.ts')
+unit=('src/**/*.test.ts' 'bench/**/*.test.ts')
 for engine in "${engines[@]}"; do
   n=$((n + 1))
   if ! with_engine "$engine" bash scripts/test-fixtures.sh; then
