@@ -26,9 +26,11 @@ interface Entry {
 export class PreadFiles {
   readonly #owners = new Map<string, Map<string, Entry>>();
   readonly #missing = new Map<string, Set<string>>();
+  #reads = 0;
 
   /** The whole file as text; rejects like fs.readFile (ENOENT, ENODEV, ...). */
   async read(owner: string, path: string): Promise<string> {
+    this.#reads++;
     let files = this.#owners.get(owner);
     if (!files) {
       files = new Map();
@@ -100,6 +102,11 @@ export class PreadFiles {
     let count = 0;
     for (const files of this.#owners.values()) count += files.size;
     return count;
+  }
+
+  /** Files read so far, for tests of what background work reads. */
+  get reads(): number {
+    return this.#reads;
   }
 
   owners(): IterableIterator<string> {

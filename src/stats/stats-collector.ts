@@ -64,6 +64,12 @@ export interface StatsCollectorOptions {
   dataRoot: () => Promise<string>;
   /** Background CPU sampling, so usage_nano_cores has a base on the first call. */
   sampleIntervalMs?: number;
+  /**
+   * The background sampler reads a cgroup only when its newest CPU sample is older than this:
+   * under the kubelet's polling the calls keep every series fresh, and a node nobody asks
+   * reads each cgroup once per this age instead of once per sampling interval.
+   */
+  sampleMaxAgeMs?: number;
   /** Between two measurements of one writable layer. */
   layerIntervalMs?: number;
   /** Tests: a fake cgroup tree and procfs. */
@@ -216,9 +222,14 @@ export class StatsCollector {
     return { pod: podSample, containers: samples, processCount, network };
   }
 
-  /** Handles open, CPU series and cached directories: for tests and debugging. */
-  get sizes(): { handles: number; series: number; dirs: number } {
-    return { handles: this.#files.size, series: this.#rates.size, dirs: this.#dirs.size };
+  /** Handles open, files read, CPU series and cached directories: for tests and debugging. */
+  get sizes(): { handles: number; reads: number; series: number; dirs: number } {
+    return {
+      handles: this.#files.size,
+      reads: this.#files.reads,
+      series: this.#rates.size,
+      dirs: this.#dirs.size,
+    };
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -317,24 +328,35 @@ export class StatsCollector {
     }
   }
 
-  /** Background: cumulative CPU of every running container and pod, for the rates' bases. */
+  /**
+   * Background: cumulative CPU of running containers and pods whose rates have no recent base
+   * (new ones, or none asked for a while). What the stats calls sampled lately is not read again.
+   */
   async #sampleCpu(): Promise<void> {
     if (this.#sampling) return;
     this.#sampling = true;
     try {
-      const pods = [...this.#store.sandboxes()].filter((s) => s.process.status === "running");
-      await Promise.all(
-        pods.map((sandbox) =>
-          this.samplePod(sandbox, this.#store.containersOf(sandbox.id), "cpu", { network: false }),
-        ),
-      );
+      const since = nowNs() - BigInt(this.#options.sampleMaxAgeMs ?? 300_000) * 1_000_000n;
+      const stale = (id: string) => !this.#rates.sampledSince(id, since);
+      const known = new Set<string>();
+      const pods: Array<Promise<unknown>> = [];
+      for (const sandbox of this.#store.sandboxes()) {
+        if (sandbox.process.status !== "running") continue;
+        known.add(sandbox.id);
+        const containers = this.#store.containersOf(sandbox.id);
+        const running = containers.filter((record) => hasCgroup(record.process));
+        if (!stale(podKey(sandbox.id)) && !running.some((record) => stale(record.id))) continue;
+        pods.push(this.samplePod(sandbox, containers, "cpu", { network: false }));
+      }
+      await Promise.all(pods);
       // Containers whose sandbox berth does not know (should not happen) still get sampled.
-      const known = new Set(pods.map((s) => s.id));
-      await Promise.all(
-        [...this.#store.containers()]
-          .filter((record) => !known.has(record.sandboxId))
-          .map((record) => this.sampleContainer(record, "cpu")),
-      );
+      const orphans: Array<Promise<unknown>> = [];
+      for (const record of this.#store.containers()) {
+        if (known.has(record.sandboxId) || !hasCgroup(record.process) || !stale(record.id))
+          continue;
+        orphans.push(this.sampleContainer(record, "cpu"));
+      }
+      await Promise.all(orphans);
       this.#rates.prune(nowNs());
     } catch (err) {
       this.#log.debug({ err: messageOf(err) }, "background CPU sampling failed");

@@ -41,6 +41,7 @@ const HOSTAPP = hex("e");
 const PARENT = "/kubepods/burstable/pod1";
 
 let root: string;
+let mountinfo: string;
 let store: StateStore;
 let collector: StatsCollector;
 let handlers: ReturnType<typeof statsRpcs>;
@@ -137,7 +138,7 @@ const NET_DEV = `Inter-|   Receive |  Transmit
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "berth-stats-handlers-"));
-  const mountinfo = ["cpu", "cpuacct", "memory", "pids"]
+  mountinfo = ["cpu", "cpuacct", "memory", "pids"]
     .map(
       (c, i) => `${30 + i} 1 0:${30 + i} / ${join(root, "cgroup", c)} rw - cgroup cgroup rw,${c}`,
     )
@@ -369,5 +370,44 @@ describe("CPU rate and cleanup", () => {
     store.delete(HOSTAPP);
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(collector.sizes.handles < before, `${collector.sizes.handles} < ${before}`);
+  });
+});
+
+describe("background work", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const sampler = (sampleMaxAgeMs: number) =>
+    new StatsCollector({
+      store,
+      log,
+      upperDirOf: async () => undefined,
+      dataRoot: async () => "/var/lib/docker",
+      mounts: parseMountinfo(mountinfo),
+      procRoot: join(root, "proc"),
+      sampleIntervalMs: 10,
+      sampleMaxAgeMs,
+    });
+
+  test("the CPU sampler reads only cgroups whose newest sample is older than its age", async () => {
+    const fresh = sampler(60_000);
+    fresh.start();
+    try {
+      for (let i = 0; i < 200 && fresh.sizes.series < 3; i++) await sleep(5);
+      assert.equal(fresh.sizes.series, 3, "every running container and pod got a base");
+      const reads = fresh.sizes.reads;
+      await sleep(100);
+      assert.equal(fresh.sizes.reads, reads, "nothing read again while the bases are fresh");
+    } finally {
+      await fresh.stop();
+    }
+    const ageless = sampler(0);
+    ageless.start();
+    try {
+      for (let i = 0; i < 200 && ageless.sizes.series < 3; i++) await sleep(5);
+      const reads = ageless.sizes.reads;
+      await sleep(100);
+      assert.ok(ageless.sizes.reads > reads, "stale bases are sampled again on every tick");
+    } finally {
+      await ageless.stop();
+    }
   });
 });
