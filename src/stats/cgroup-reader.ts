@@ -77,11 +77,15 @@ export interface CgroupSample {
 }
 
 /**
- * What to read. "cpu": cumulative usage only (the background sampler); "stats": CPU and
- * memory for ContainerStats; "pod": also the process count; "metrics": everything the
+ * What to read. "cpu": cumulative usage only (the background sampler); "stats": CPU, memory
+ * and the process count, for ContainerStats and PodSandboxStats alike (so that the kubelet's
+ * two list calls can share one sample); "pod": the same; "metrics": everything the
  * cAdvisor-named metrics need.
  */
 export type ReadLevel = "cpu" | "stats" | "pod" | "metrics";
+
+/** Which levels a sample read at a level also answers: each includes everything below it. */
+export const LEVEL_RANK: Record<ReadLevel, number> = { cpu: 0, stats: 1, pod: 1, metrics: 2 };
 
 /** Nanoseconds since the epoch, with the monotonic clock's sub-millisecond resolution. */
 export function nowNs(): bigint {
@@ -213,7 +217,7 @@ export class CgroupReader {
       const usage = await need(`${dirs.cpuacct}/cpuacct.usage`);
       return { timestamp, cpu: { usageNs: parseScalar(usage) ?? 0n } };
     }
-    const wantPids = level === "pod" || level === "metrics";
+    const wantPids = LEVEL_RANK[level] >= 1;
     const metrics = level === "metrics";
     // All at once, and all awaited together: one failure must not leave the others unhandled.
     const [usage, memUsage, memLimit, memStat, pidsCurrent, extra] = await Promise.all([
@@ -271,7 +275,7 @@ export class CgroupReader {
       const cpuStat = parseFlatKeyed(await need("cpu.stat"));
       return { timestamp, cpu: { usageNs: get(cpuStat, "usage_usec") * 1000n } };
     }
-    const wantPids = level === "pod" || level === "metrics";
+    const wantPids = LEVEL_RANK[level] >= 1;
     const metrics = level === "metrics";
     // The root cgroup has no memory.current/memory.max: berth never reads it.
     const [cpuStat, current, max, memStat, swap, swapMax, cpuPsi, memoryPsi, ioPsi, pids, extra] =

@@ -170,6 +170,8 @@ before(async () => {
     mounts: parseMountinfo(mountinfo),
     procRoot: join(root, "proc"),
     sampleIntervalMs: 0,
+    // These tests rewrite cgroup files between calls: every call reads them (reuse is below).
+    sampleReuseMs: 0,
   });
   handlers = statsRpcs({ store, stats: collector });
 });
@@ -385,6 +387,7 @@ describe("background work", () => {
       procRoot: join(root, "proc"),
       sampleIntervalMs: 10,
       sampleMaxAgeMs,
+      sampleReuseMs: 0,
     });
 
   test("the CPU sampler reads only cgroups whose newest sample is older than its age", async () => {
@@ -408,6 +411,61 @@ describe("background work", () => {
       assert.ok(ageless.sizes.reads > reads, "stale bases are sampled again on every tick");
     } finally {
       await ageless.stop();
+    }
+  });
+});
+
+describe("sample reuse", () => {
+  const usageFile = () => join(root, "cgroup", "cpuacct", PARENT, APP, "cpuacct.usage");
+  const collectorWith = (sampleReuseMs: number) =>
+    new StatsCollector({
+      store,
+      log,
+      upperDirOf: async () => undefined,
+      dataRoot: async () => "/var/lib/docker",
+      mounts: parseMountinfo(mountinfo),
+      procRoot: join(root, "proc"),
+      sampleIntervalMs: 0,
+      sampleReuseMs,
+    });
+  const cpuOf = async (c: StatsCollector) => {
+    const record = store.requireContainer(APP);
+    return (await c.sampleContainer(record, "stats"))?.cpu?.usageNs;
+  };
+
+  test("ListPodSandboxStats right after ListContainerStats reuses the containers' samples", async () => {
+    const c = collectorWith(60_000);
+    try {
+      await writeFile(usageFile(), "2000000000\n");
+      assert.equal(await cpuOf(c), 2_000_000_000n);
+      const reads = c.sizes.reads;
+      await writeFile(usageFile(), "2500000000\n");
+      const pod = await c.samplePod(store.requireSandbox(POD), store.containersOf(POD), "pod");
+      assert.equal(pod.containers.get(APP)?.cpu?.usageNs, 2_000_000_000n, "the same sample");
+      assert.equal(pod.processCount, 2n, "the reused sample has the process count");
+      assert.ok(c.sizes.reads > reads, "the pod's own cgroup and network were read");
+      // A new process (the container restarted) is never answered from the old one's sample.
+      await proc(102, `${PARENT}/${APP}`);
+      const record = store.requireContainer(APP);
+      store.upsert({ kind: "container", record: { ...record, process: running(102) } });
+      assert.equal(await cpuOf(c), 2_500_000_000n, "a new pid drops the reused sample");
+      store.upsert({ kind: "container", record });
+    } finally {
+      await writeFile(usageFile(), "2000000000\n");
+      await c.stop();
+    }
+  });
+
+  test("after the reuse time a call reads the cgroup again", async () => {
+    const c = collectorWith(0);
+    try {
+      await writeFile(usageFile(), "2000000000\n");
+      assert.equal(await cpuOf(c), 2_000_000_000n);
+      await writeFile(usageFile(), "2500000000\n");
+      assert.equal(await cpuOf(c), 2_500_000_000n);
+    } finally {
+      await writeFile(usageFile(), "2000000000\n");
+      await c.stop();
     }
   });
 });
