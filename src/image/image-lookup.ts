@@ -61,8 +61,11 @@ export class ImageLookup {
           repoDigests: (image.RepoDigests ?? []).filter((digest) => !digest.startsWith("<none>")),
         }
       : { repoTags: [], repoDigests: [] };
-    this.#namesById.set(id, { names, at: Date.now() });
-    return names;
+    // Unchanged names keep their identity: the listings' cached encodings are keyed by it.
+    const previous = this.#namesById.get(id)?.names;
+    const kept = previous && sameNames(previous, names) ? previous : names;
+    this.#namesById.set(id, { names: kept, at: Date.now() });
+    return kept;
   }
 
   /** The names of an image ID when they are cached and fresh: no waiting on the hot path. */
@@ -88,4 +91,9 @@ export class ImageLookup {
     }
     return toCriImage({ ...summary, User: user }, this.#pinned);
   }
+}
+
+function sameNames(a: ImageNames, b: ImageNames): boolean {
+  const same = (x: string[], y: string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return same(a.repoTags, b.repoTags) && same(a.repoDigests, b.repoDigests);
 }
