@@ -1,4 +1,4 @@
-import { lstat, opendir } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
@@ -61,8 +61,8 @@ export async function directoryUsage(
     const dir = pending.pop() as string;
     let names: string[];
     try {
-      names = [];
-      for await (const entry of await opendir(dir)) names.push(entry.name);
+      // One scandir per directory: an opendir iteration costs a promise per entry.
+      names = await readdir(dir);
     } catch {
       continue; // removed under us
     }
