@@ -54,6 +54,14 @@ describe("parsers", () => {
         ["user_usec", 7n],
       ],
     );
+    // Surrounding blanks as trim() would drop them; no trailing newline; a key with no value.
+    assert.deepEqual(
+      [...parseFlatKeyed("a  12 \r\nb 1x\nc \nd 3")],
+      [
+        ["a", 12n],
+        ["d", 3n],
+      ],
+    );
   });
 
   test("scalars: numbers and v2's max", () => {
