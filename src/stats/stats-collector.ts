@@ -279,7 +279,9 @@ export class StatsCollector {
     const now = performance.now();
     const rank = LEVEL_RANK[level];
     const recent = this.#recent.get(owner);
+    // Metrics are scraped alone and compared with the kernel's counters: always read fresh.
     if (
+      level !== "metrics" &&
       recent &&
       recent.pid === pid &&
       recent.rank >= rank &&
