@@ -61,13 +61,16 @@ export class ImageLookup {
           repoDigests: (image.RepoDigests ?? []).filter((digest) => !digest.startsWith("<none>")),
         }
       : { repoTags: [], repoDigests: [] };
+    // Unchanged names keep their identity: the listings' cached encodings are keyed by it.
+    const previous = this.#namesById.get(id)?.names;
+    const kept = previous && sameNames(previous, names) ? previous : names;
     // Stale entries go as new ones come: IDs of removed images would otherwise stay for good.
     const now = Date.now();
     for (const [key, entry] of this.#namesById) {
       if (now - entry.at >= NAMES_TTL_MS) this.#namesById.delete(key);
     }
-    this.#namesById.set(id, { names, at: now });
-    return names;
+    this.#namesById.set(id, { names: kept, at: now });
+    return kept;
   }
 
   /** The names of an image ID when they are cached and fresh: no waiting on the hot path. */
@@ -93,4 +96,9 @@ export class ImageLookup {
     }
     return toCriImage({ ...summary, User: user }, this.#pinned);
   }
+}
+
+function sameNames(a: ImageNames, b: ImageNames): boolean {
+  const same = (x: string[], y: string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return same(a.repoTags, b.repoTags) && same(a.repoDigests, b.repoDigests);
 }

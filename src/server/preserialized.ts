@@ -42,6 +42,26 @@ export function repeatedField(fieldNumber: number, elements: Uint8Array[]): Uint
   return out;
 }
 
+/**
+ * repeatedField that answers its previous result when given the same elements (the same
+ * encodings, by identity, in the same order): an unchanged relist allocates nothing new.
+ */
+export function reusedRepeatedField(fieldNumber: number): (elements: Uint8Array[]) => Uint8Array {
+  let last: { elements: Uint8Array[]; bytes: Uint8Array } | undefined;
+  return (elements) => {
+    if (
+      last &&
+      last.elements.length === elements.length &&
+      last.elements.every((element, i) => element === elements[i])
+    ) {
+      return last.bytes;
+    }
+    const bytes = repeatedField(fieldNumber, elements);
+    last = { elements, bytes };
+    return bytes;
+  };
+}
+
 function varintSize(value: number): number {
   let size = 1;
   while (value > 0x7f) {

@@ -54,6 +54,14 @@ describe("parsers", () => {
         ["user_usec", 7n],
       ],
     );
+    // Surrounding blanks as trim() would drop them; no trailing newline; a key with no value.
+    assert.deepEqual(
+      [...parseFlatKeyed("a  12 \r\nb 1x\nc \nd 3")],
+      [
+        ["a", 12n],
+        ["d", 3n],
+      ],
+    );
   });
 
   test("scalars: numbers and v2's max", () => {
@@ -171,7 +179,9 @@ describe("CgroupReader on a cgroup-like tree", () => {
     const stats = await reader.read("v1", dirs, "stats");
     assert.equal(stats.memory?.usage, 4194304n);
     assert.equal(stats.memory?.limit, undefined, "unlimited");
-    assert.equal(stats.pids, undefined, "stats do not read pids");
+    // One sample serves ContainerStats and PodSandboxStats: both levels read the process count.
+    assert.deepEqual(stats.pids, { current: 3n });
+    assert.equal(stats.cpu?.userNs, undefined, "metrics extras only for metrics");
 
     const pod = await reader.read("v1", dirs, "pod");
     assert.deepEqual(pod.pids, { current: 3n });

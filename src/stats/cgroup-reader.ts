@@ -77,11 +77,15 @@ export interface CgroupSample {
 }
 
 /**
- * What to read. "cpu": cumulative usage only (the background sampler); "stats": CPU and
- * memory for ContainerStats; "pod": also the process count; "metrics": everything the
+ * What to read. "cpu": cumulative usage only (the background sampler); "stats": CPU, memory
+ * and the process count, for ContainerStats and PodSandboxStats alike (so that the kubelet's
+ * two list calls can share one sample); "pod": the same; "metrics": everything the
  * cAdvisor-named metrics need.
  */
 export type ReadLevel = "cpu" | "stats" | "pod" | "metrics";
+
+/** Which levels a sample read at a level also answers: each includes everything below it. */
+export const LEVEL_RANK: Record<ReadLevel, number> = { cpu: 0, stats: 1, pod: 1, metrics: 2 };
 
 /** Nanoseconds since the epoch, with the monotonic clock's sub-millisecond resolution. */
 export function nowNs(): bigint {
@@ -91,15 +95,32 @@ export function nowNs(): bigint {
 
 /** "key value" lines (memory.stat, cpu.stat, memory.events) into a map. */
 export function parseFlatKeyed(text: string): Map<string, bigint> {
+  // Scanned in place, without a split or a regex per line: memory.stat has ~40 lines and is
+  // read for every container on every stats call.
   const values = new Map<string, bigint>();
-  for (const line of text.split("\n")) {
-    const space = line.indexOf(" ");
-    if (space <= 0) continue;
-    const value = line.slice(space + 1).trim();
-    if (/^\d+$/.test(value)) values.set(line.slice(0, space), BigInt(value));
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const space = text.indexOf(" ", start);
+    if (space > start && space < end) {
+      let from = space + 1;
+      let to = end;
+      while (from < to && isBlank(text.charCodeAt(from))) from++;
+      while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
+      let digits = to > from;
+      for (let i = from; digits && i < to; i++) {
+        const c = text.charCodeAt(i);
+        digits = c >= 48 && c <= 57;
+      }
+      if (digits) values.set(text.slice(start, space), BigInt(text.slice(from, to)));
+    }
+    start = end + 1;
   }
   return values;
 }
+
+const isBlank = (c: number) => c === 32 || c === 9 || c === 13;
 
 /** A single-number file; "max" (v2's no limit) is undefined. */
 export function parseScalar(text: string): bigint | undefined {
@@ -213,7 +234,7 @@ export class CgroupReader {
       const usage = await need(`${dirs.cpuacct}/cpuacct.usage`);
       return { timestamp, cpu: { usageNs: parseScalar(usage) ?? 0n } };
     }
-    const wantPids = level === "pod" || level === "metrics";
+    const wantPids = LEVEL_RANK[level] >= 1;
     const metrics = level === "metrics";
     // All at once, and all awaited together: one failure must not leave the others unhandled.
     const [usage, memUsage, memLimit, memStat, pidsCurrent, extra] = await Promise.all([
@@ -271,7 +292,7 @@ export class CgroupReader {
       const cpuStat = parseFlatKeyed(await need("cpu.stat"));
       return { timestamp, cpu: { usageNs: get(cpuStat, "usage_usec") * 1000n } };
     }
-    const wantPids = level === "pod" || level === "metrics";
+    const wantPids = LEVEL_RANK[level] >= 1;
     const metrics = level === "metrics";
     // The root cgroup has no memory.current/memory.max: berth never reads it.
     const [cpuStat, current, max, memStat, swap, swapMax, cpuPsi, memoryPsi, ioPsi, pids, extra] =

@@ -7,9 +7,9 @@
  * interval since the last call would be noise for the second caller, so the rate is taken
  * against the newest earlier sample at least `minWindowNs` old (1 s). Samples come from the
  * calls themselves and from berth's background sampler (every 10 s, the kubelet's cAdvisor
- * housekeeping interval), which also gives a value on the first call: the rate is absent only
- * until a sample 1 s older exists, and the kubelet then computes it from its own cache, as it
- * does for runtimes that never send one.
+ * housekeeping interval) for series the calls do not keep fresh, which also gives a value on
+ * the first call: the rate is absent only until a sample 1 s older exists, and the kubelet then
+ * computes it from its own cache, as it does for runtimes that never send one.
  */
 
 export interface CpuPoint {
@@ -60,6 +60,12 @@ export class CpuRates {
   peek(id: string, point: CpuPoint): bigint | undefined {
     const series = this.#series.get(id);
     return series ? this.#rate(series, point) : undefined;
+  }
+
+  /** Whether the series has a sample taken at or after `since` (ns). */
+  sampledSince(id: string, since: bigint): boolean {
+    const newest = this.#series.get(id)?.at(-1);
+    return newest !== undefined && newest.timestamp >= since;
   }
 
   forget(id: string): void {

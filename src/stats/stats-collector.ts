@@ -15,6 +15,7 @@ import {
 import {
   CgroupReader,
   type CgroupSample,
+  LEVEL_RANK,
   nowNs,
   type ReadLevel,
   sumSamples,
@@ -64,8 +65,19 @@ export interface StatsCollectorOptions {
   dataRoot: () => Promise<string>;
   /** Background CPU sampling, so usage_nano_cores has a base on the first call. */
   sampleIntervalMs?: number;
+  /**
+   * The background sampler reads a cgroup only when its newest CPU sample is older than this:
+   * under the kubelet's polling the calls keep every series fresh, and a node nobody asks
+   * reads each cgroup once per this age instead of once per sampling interval.
+   */
+  sampleMaxAgeMs?: number;
   /** Between two measurements of one writable layer. */
   layerIntervalMs?: number;
+  /**
+   * How long one cgroup sample answers later calls (1 s): the kubelet asks ListContainerStats
+   * and ListPodSandboxStats back to back, and each sample carries the time it was read.
+   */
+  sampleReuseMs?: number;
   /** Tests: a fake cgroup tree and procfs. */
   mounts?: CgroupMounts;
   procRoot?: string;
@@ -74,6 +86,14 @@ export interface StatsCollectorOptions {
 interface CachedDirs {
   pid: number;
   dirs: CgroupDirs;
+}
+
+/** A sample kept for reuse: read at `at` (monotonic ms) from the process `pid`'s cgroup. */
+interface RecentSample {
+  at: number;
+  pid: number;
+  rank: number;
+  sample: RatedSample;
 }
 
 const podKey = (sandboxId: string) => `pod:${sandboxId}`;
@@ -91,6 +111,7 @@ export class StatsCollector {
   readonly #rates = new CpuRates();
   readonly #dirs = new Map<string, CachedDirs>();
   readonly #netPids = new Map<string, number>();
+  readonly #recent = new Map<string, RecentSample>();
   readonly #layers: WritableLayers;
   #mounts: Promise<CgroupMounts> | undefined;
   #mountpoint: string | undefined;
@@ -173,8 +194,10 @@ export class StatsCollector {
     record: ContainerRecord,
     level: ReadLevel,
   ): Promise<RatedSample | undefined> {
-    const sample = await this.#sampleOwn(record.id, record.process, level);
-    return sample && this.#rate(record.id, sample);
+    return this.#reused(record.id, record.process.pid, level, async () => {
+      const sample = await this.#sampleOwn(record.id, record.process, level);
+      return sample && this.#rate(record.id, sample);
+    });
   }
 
   /** The pod-level sample, the running containers' samples and the network counters. */
@@ -203,8 +226,10 @@ export class StatsCollector {
       // No pod cgroup: the pod is its containers plus the pause container.
       const parts = [...samples.values()];
       if (pod) parts.push(pod);
-      const summed = sumSamples(parts, pod?.timestamp ?? nowNs());
-      if (summed.cpu) podSample = this.#rate(podKey(sandbox.id), summed);
+      podSample = await this.#reused(podKey(sandbox.id), sandbox.process.pid, level, async () => {
+        const summed = sumSamples(parts, pod?.timestamp ?? nowNs());
+        return summed.cpu ? this.#rate(podKey(sandbox.id), summed) : undefined;
+      });
     }
     let processCount: bigint | undefined;
     if (level === "pod" || level === "metrics") {
@@ -216,9 +241,21 @@ export class StatsCollector {
     return { pod: podSample, containers: samples, processCount, network };
   }
 
-  /** Handles open, CPU series and cached directories: for tests and debugging. */
-  get sizes(): { handles: number; series: number; dirs: number } {
-    return { handles: this.#files.size, series: this.#rates.size, dirs: this.#dirs.size };
+  /** Handles open, files read, CPU series and cached directories: for tests and debugging. */
+  get sizes(): {
+    handles: number;
+    reads: number;
+    series: number;
+    dirs: number;
+    recent: number;
+  } {
+    return {
+      handles: this.#files.size,
+      reads: this.#files.reads,
+      series: this.#rates.size,
+      dirs: this.#dirs.size,
+      recent: this.#recent.size,
+    };
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -230,6 +267,32 @@ export class StatsCollector {
       usageNs: sample.cpu.usageNs,
     });
     return nanoCores === undefined ? sample : { ...sample, nanoCores };
+  }
+
+  /** A sample of `owner` read lately enough at a level at least `level`, or a fresh one. */
+  async #reused(
+    owner: string,
+    pid: number,
+    level: ReadLevel,
+    read: () => Promise<RatedSample | undefined>,
+  ): Promise<RatedSample | undefined> {
+    const now = performance.now();
+    const rank = LEVEL_RANK[level];
+    const recent = this.#recent.get(owner);
+    // Metrics are scraped alone and compared with the kernel's counters: always read fresh.
+    if (
+      level !== "metrics" &&
+      recent &&
+      recent.pid === pid &&
+      recent.rank >= rank &&
+      now - recent.at < (this.#options.sampleReuseMs ?? 1000)
+    ) {
+      return recent.sample;
+    }
+    const sample = await read();
+    if (sample) this.#recent.set(owner, { at: now, pid, rank, sample });
+    else this.#recent.delete(owner);
+    return sample;
   }
 
   #loadMounts(): Promise<CgroupMounts> {
@@ -280,18 +343,25 @@ export class StatsCollector {
     hasPodCgroup: boolean,
     level: ReadLevel,
   ): Promise<RatedSample | undefined> {
-    if (!hasPodCgroup) return this.#sampleOwn(sandbox.id, sandbox.process, level);
-    const pauseDirs = await this.#dirsOf(sandbox.id, sandbox.process);
-    if (!pauseDirs) return undefined;
-    const owner = podKey(sandbox.id);
-    try {
-      const sample = await this.#reader.read(owner, parentDirs(pauseDirs), level);
-      return this.#rate(owner, sample);
-    } catch (err) {
-      this.#log.debug({ id: sandbox.id, err: messageOf(err) }, "could not read a pod's cgroup");
-      await this.#files.release(owner);
-      return undefined;
+    const pid = sandbox.process.pid;
+    if (!hasPodCgroup) {
+      return this.#reused(sandbox.id, pid, level, () =>
+        this.#sampleOwn(sandbox.id, sandbox.process, level),
+      );
     }
+    const owner = podKey(sandbox.id);
+    return this.#reused(owner, pid, level, async () => {
+      const pauseDirs = await this.#dirsOf(sandbox.id, sandbox.process);
+      if (!pauseDirs) return undefined;
+      try {
+        const sample = await this.#reader.read(owner, parentDirs(pauseDirs), level);
+        return this.#rate(owner, sample);
+      } catch (err) {
+        this.#log.debug({ id: sandbox.id, err: messageOf(err) }, "could not read a pod's cgroup");
+        await this.#files.release(owner);
+        return undefined;
+      }
+    });
   }
 
   async #network(
@@ -317,24 +387,35 @@ export class StatsCollector {
     }
   }
 
-  /** Background: cumulative CPU of every running container and pod, for the rates' bases. */
+  /**
+   * Background: cumulative CPU of running containers and pods whose rates have no recent base
+   * (new ones, or none asked for a while). What the stats calls sampled lately is not read again.
+   */
   async #sampleCpu(): Promise<void> {
     if (this.#sampling) return;
     this.#sampling = true;
     try {
-      const pods = [...this.#store.sandboxes()].filter((s) => s.process.status === "running");
-      await Promise.all(
-        pods.map((sandbox) =>
-          this.samplePod(sandbox, this.#store.containersOf(sandbox.id), "cpu", { network: false }),
-        ),
-      );
+      const since = nowNs() - BigInt(this.#options.sampleMaxAgeMs ?? 300_000) * 1_000_000n;
+      const stale = (id: string) => !this.#rates.sampledSince(id, since);
+      const known = new Set<string>();
+      const pods: Array<Promise<unknown>> = [];
+      for (const sandbox of this.#store.sandboxes()) {
+        if (sandbox.process.status !== "running") continue;
+        known.add(sandbox.id);
+        const containers = this.#store.containersOf(sandbox.id);
+        const running = containers.filter((record) => hasCgroup(record.process));
+        if (!stale(podKey(sandbox.id)) && !running.some((record) => stale(record.id))) continue;
+        pods.push(this.samplePod(sandbox, containers, "cpu", { network: false }));
+      }
+      await Promise.all(pods);
       // Containers whose sandbox berth does not know (should not happen) still get sampled.
-      const known = new Set(pods.map((s) => s.id));
-      await Promise.all(
-        [...this.#store.containers()]
-          .filter((record) => !known.has(record.sandboxId))
-          .map((record) => this.sampleContainer(record, "cpu")),
-      );
+      const orphans: Array<Promise<unknown>> = [];
+      for (const record of this.#store.containers()) {
+        if (known.has(record.sandboxId) || !hasCgroup(record.process) || !stale(record.id))
+          continue;
+        orphans.push(this.sampleContainer(record, "cpu"));
+      }
+      await Promise.all(orphans);
       this.#rates.prune(nowNs());
     } catch (err) {
       this.#log.debug({ err: messageOf(err) }, "background CPU sampling failed");
@@ -345,6 +426,8 @@ export class StatsCollector {
 
   async #forgetCgroup(id: string): Promise<void> {
     this.#dirs.delete(id);
+    this.#recent.delete(id);
+    this.#recent.delete(podKey(id));
     await Promise.all([this.#files.release(id), this.#files.release(podKey(id))]);
   }
 

@@ -10,6 +10,7 @@ import { UNSET_APPLIED } from "../../test/support/store-records.ts";
 import { ContainerConfigSchema } from "../gen/runtime/v1/api_pb.js";
 import type { ContainerRecord } from "../store/records.ts";
 import { StateStore } from "../store/state-store.ts";
+import { nowNs } from "./cgroup-reader.ts";
 import { directoryUsage, mountSourceOf, WritableLayers } from "./writable-layer.ts";
 
 const log = pino({ level: "silent" });
@@ -134,4 +135,37 @@ describe("WritableLayers", () => {
     await layers.stop();
     assert.ok(performance.now() - started < 1000);
   });
+});
+
+test("WritableLayers: nothing is walked until a usage is read, and the job pauses unread", async () => {
+  const store = new StateStore();
+  const upper = join(root, "unread-upper");
+  await mkdir(upper);
+  let asked = 0;
+  const layers = new WritableLayers({
+    store,
+    log,
+    upperDirOf: async () => {
+      asked++;
+      return upper;
+    },
+    intervalMs: 20,
+    firstDelayMs: 0,
+    idleAfterMs: 100,
+  });
+  layers.start();
+  try {
+    store.upsert({ kind: "container", record: container("c1") });
+    await sleep(150);
+    assert.equal(asked, 0, "no stats call yet: nothing inspected or walked");
+    assert.equal(layers.get("c1"), undefined);
+    for (let i = 0; i < 100 && !layers.get("c1"); i++) await sleep(10);
+    assert.ok(layers.get("c1"), "a read resumes the job");
+    await sleep(400);
+    // Unread for longer than idleAfterMs: no walk since (on a 20 ms interval otherwise).
+    const age = Number(nowNs() - (layers.get("c1")?.timestamp ?? 0n)) / 1e6;
+    assert.ok(age > 200, `last measured ${age} ms ago`);
+  } finally {
+    await layers.stop();
+  }
 });

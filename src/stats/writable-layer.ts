@@ -1,4 +1,4 @@
-import { lstat, opendir } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
@@ -15,6 +15,10 @@ import { nowNs } from "./cgroup-reader.ts";
  * every container once per interval (60 s), one at a time and spread over the interval, so the
  * walk never competes with stats calls for libuv's thread pool (at most a couple of lstat
  * calls are in flight).
+ *
+ * The walks serve the stats calls only: while nobody has read a layer's usage for `idleAfterMs`
+ * the job pauses (an unpolled node walks nothing), and the next read resumes it, with what is
+ * overdue measured first; that read answers the last measurement, whose timestamp says when.
  */
 
 export interface LayerUsage {
@@ -37,6 +41,8 @@ export interface WritableLayerOptions {
   firstDelayMs?: number;
   /** lstat calls in flight while walking. */
   concurrency?: number;
+  /** The job pauses once no usage was read for this long (the kubelet reads every 10 s). */
+  idleAfterMs?: number;
 }
 
 /** Disk usage of a directory tree, like `du -s -B1` and `du -s --inodes`, on one filesystem. */
@@ -55,8 +61,8 @@ export async function directoryUsage(
     const dir = pending.pop() as string;
     let names: string[];
     try {
-      names = [];
-      for await (const entry of await opendir(dir)) names.push(entry.name);
+      // One scandir per directory: an opendir iteration costs a promise per entry.
+      names = await readdir(dir);
     } catch {
       continue; // removed under us
     }
@@ -115,14 +121,29 @@ export class WritableLayers {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
+  /** When a usage was last read (monotonic ms); nothing is walked before the first read. */
+  #lastRead = Number.NEGATIVE_INFINITY;
 
   constructor(options: WritableLayerOptions) {
-    this.#options = { intervalMs: 60_000, firstDelayMs: 2_000, concurrency: 2, ...options };
+    this.#options = {
+      intervalMs: 60_000,
+      firstDelayMs: 2_000,
+      concurrency: 2,
+      idleAfterMs: 30_000,
+      ...options,
+    };
   }
 
-  /** The last measurement, if any: read on the stats call path. */
+  /** The last measurement, if any: read on the stats call path, which keeps the job going. */
   get(id: string): LayerUsage | undefined {
+    const paused = this.#paused();
+    this.#lastRead = performance.now();
+    if (paused) this.#wake?.();
     return this.#usage.get(id);
+  }
+
+  #paused(): boolean {
+    return performance.now() - this.#lastRead > this.#options.idleAfterMs;
   }
 
   start(): void {
@@ -192,8 +213,11 @@ export class WritableLayers {
           nextId = id;
         }
       }
-      if (nextId === undefined || nextAt > now) {
-        const wait = Number.isFinite(nextAt) ? Math.max(0, nextAt - now) : this.#options.intervalMs;
+      const paused = this.#paused();
+      if (nextId === undefined || nextAt > now || paused) {
+        // Paused, the loop sleeps until a read wakes it (or a periodic look, in case).
+        const wait =
+          Number.isFinite(nextAt) && !paused ? Math.max(0, nextAt - now) : this.#options.intervalMs;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
           timer.unref();

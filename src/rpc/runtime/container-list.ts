@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { ContainerSchema, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
 import type { ImageNames } from "../../image/image-lookup.ts";
 import { matchesContainerFilter, toCriContainer } from "../../runtime/container-convert.ts";
-import { preserialized, repeatedField } from "../../server/preserialized.ts";
+import { preserialized, reusedRepeatedField } from "../../server/preserialized.ts";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { ContainerRecord } from "../../store/records.ts";
 import type { Services } from "../services.ts";
@@ -36,14 +36,15 @@ function encoded(record: ContainerRecord, imageNames: ImageNames | undefined): U
 export function containerList(
   s: Services,
 ): ServiceHandlers<typeof RuntimeService>["listContainers"] {
+  // ListContainersResponse: field 1, repeated Container.
+  const answer = reusedRepeatedField(1);
   return async (request, { signal }) => {
     const items: Uint8Array[] = [];
     for (const record of s.store.containers()) {
       if (!matchesContainerFilter(record, request.filter)) continue;
       items.push(encoded(record, await names(s, record, signal)));
     }
-    // ListContainersResponse: field 1, repeated Container.
-    return preserialized(repeatedField(1, items));
+    return preserialized(answer(items));
   };
 }
 

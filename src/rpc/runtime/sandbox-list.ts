@@ -6,7 +6,7 @@ import {
   type RuntimeService,
 } from "../../gen/runtime/v1/api_pb.js";
 import { matchesSandboxFilter, sandboxState, toPodSandbox } from "../../runtime/sandbox-convert.ts";
-import { preserialized, repeatedField } from "../../server/preserialized.ts";
+import { preserialized, reusedRepeatedField } from "../../server/preserialized.ts";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { SandboxRecord } from "../../store/records.ts";
 import type { Services } from "../services.ts";
@@ -26,6 +26,8 @@ const encodings = new WeakMap<SandboxRecord, { state: PodSandboxState; bytes: Ui
 
 /** Answered from the store: the kubelet relists every second. */
 export function sandboxList(s: Services): ServiceHandlers<typeof RuntimeService>["listPodSandbox"] {
+  // ListPodSandboxResponse: field 1, repeated PodSandbox.
+  const answer = reusedRepeatedField(1);
   return async (request) => {
     const items: Uint8Array[] = [];
     for (const sandbox of s.store.sandboxes()) {
@@ -43,8 +45,7 @@ export function sandboxList(s: Services): ServiceHandlers<typeof RuntimeService>
       encodings.set(sandbox, { state, bytes });
       items.push(bytes);
     }
-    // ListPodSandboxResponse: field 1, repeated PodSandbox.
-    return preserialized(repeatedField(1, items));
+    return preserialized(answer(items));
   };
 }
 

@@ -41,6 +41,7 @@ const HOSTAPP = hex("e");
 const PARENT = "/kubepods/burstable/pod1";
 
 let root: string;
+let mountinfo: string;
 let store: StateStore;
 let collector: StatsCollector;
 let handlers: ReturnType<typeof statsRpcs>;
@@ -137,7 +138,7 @@ const NET_DEV = `Inter-|   Receive |  Transmit
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "berth-stats-handlers-"));
-  const mountinfo = ["cpu", "cpuacct", "memory", "pids"]
+  mountinfo = ["cpu", "cpuacct", "memory", "pids"]
     .map(
       (c, i) => `${30 + i} 1 0:${30 + i} / ${join(root, "cgroup", c)} rw - cgroup cgroup rw,${c}`,
     )
@@ -169,6 +170,8 @@ before(async () => {
     mounts: parseMountinfo(mountinfo),
     procRoot: join(root, "proc"),
     sampleIntervalMs: 0,
+    // These tests rewrite cgroup files between calls: every call reads them (reuse is below).
+    sampleReuseMs: 0,
   });
   handlers = statsRpcs({ store, stats: collector });
 });
@@ -369,5 +372,100 @@ describe("CPU rate and cleanup", () => {
     store.delete(HOSTAPP);
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(collector.sizes.handles < before, `${collector.sizes.handles} < ${before}`);
+  });
+});
+
+describe("background work", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const sampler = (sampleMaxAgeMs: number) =>
+    new StatsCollector({
+      store,
+      log,
+      upperDirOf: async () => undefined,
+      dataRoot: async () => "/var/lib/docker",
+      mounts: parseMountinfo(mountinfo),
+      procRoot: join(root, "proc"),
+      sampleIntervalMs: 10,
+      sampleMaxAgeMs,
+      sampleReuseMs: 0,
+    });
+
+  test("the CPU sampler reads only cgroups whose newest sample is older than its age", async () => {
+    const fresh = sampler(60_000);
+    fresh.start();
+    try {
+      for (let i = 0; i < 200 && fresh.sizes.series < 3; i++) await sleep(5);
+      assert.equal(fresh.sizes.series, 3, "every running container and pod got a base");
+      const reads = fresh.sizes.reads;
+      await sleep(100);
+      assert.equal(fresh.sizes.reads, reads, "nothing read again while the bases are fresh");
+    } finally {
+      await fresh.stop();
+    }
+    const ageless = sampler(0);
+    ageless.start();
+    try {
+      for (let i = 0; i < 200 && ageless.sizes.series < 3; i++) await sleep(5);
+      const reads = ageless.sizes.reads;
+      await sleep(100);
+      assert.ok(ageless.sizes.reads > reads, "stale bases are sampled again on every tick");
+    } finally {
+      await ageless.stop();
+    }
+  });
+});
+
+describe("sample reuse", () => {
+  const usageFile = () => join(root, "cgroup", "cpuacct", PARENT, APP, "cpuacct.usage");
+  const collectorWith = (sampleReuseMs: number) =>
+    new StatsCollector({
+      store,
+      log,
+      upperDirOf: async () => undefined,
+      dataRoot: async () => "/var/lib/docker",
+      mounts: parseMountinfo(mountinfo),
+      procRoot: join(root, "proc"),
+      sampleIntervalMs: 0,
+      sampleReuseMs,
+    });
+  const cpuOf = async (c: StatsCollector) => {
+    const record = store.requireContainer(APP);
+    return (await c.sampleContainer(record, "stats"))?.cpu?.usageNs;
+  };
+
+  test("ListPodSandboxStats right after ListContainerStats reuses the containers' samples", async () => {
+    const c = collectorWith(60_000);
+    try {
+      await writeFile(usageFile(), "2000000000\n");
+      assert.equal(await cpuOf(c), 2_000_000_000n);
+      const reads = c.sizes.reads;
+      await writeFile(usageFile(), "2500000000\n");
+      const pod = await c.samplePod(store.requireSandbox(POD), store.containersOf(POD), "pod");
+      assert.equal(pod.containers.get(APP)?.cpu?.usageNs, 2_000_000_000n, "the same sample");
+      assert.equal(pod.processCount, 2n, "the reused sample has the process count");
+      assert.ok(c.sizes.reads > reads, "the pod's own cgroup and network were read");
+      // A new process (the container restarted) is never answered from the old one's sample.
+      await proc(102, `${PARENT}/${APP}`);
+      const record = store.requireContainer(APP);
+      store.upsert({ kind: "container", record: { ...record, process: running(102) } });
+      assert.equal(await cpuOf(c), 2_500_000_000n, "a new pid drops the reused sample");
+      store.upsert({ kind: "container", record });
+    } finally {
+      await writeFile(usageFile(), "2000000000\n");
+      await c.stop();
+    }
+  });
+
+  test("after the reuse time a call reads the cgroup again", async () => {
+    const c = collectorWith(0);
+    try {
+      await writeFile(usageFile(), "2000000000\n");
+      assert.equal(await cpuOf(c), 2_000_000_000n);
+      await writeFile(usageFile(), "2500000000\n");
+      assert.equal(await cpuOf(c), 2_500_000_000n);
+    } finally {
+      await writeFile(usageFile(), "2000000000\n");
+      await c.stop();
+    }
   });
 });
