@@ -97,9 +97,12 @@ describe("ensureForwardingRules", () => {
       calls.push(`${command} ${args.join(" ")}${input === undefined ? "" : " <input>"}`);
       const rule = args.slice(1).join(" ");
       if (args.includes("-C") && !present.has(rule)) throw new Error("Bad rule");
+      if (args.includes("-S")) throw new Error("No chain/target/match by that name");
+      return "";
     };
     await ensureForwardingRules({ bridge: "b0", subnets: [cidr("10.5.0.0/24")] }, run);
     assert.deepEqual(calls, [
+      "iptables -w -t filter -S BERTH-FWD-b0",
       "iptables-restore -w --noflush <input>",
       "iptables -w -t filter -C FORWARD -j BERTH-FWD-b0",
       "iptables -w -t nat -C POSTROUTING -j BERTH-MASQ-b0",
@@ -108,12 +111,43 @@ describe("ensureForwardingRules", () => {
   });
 
   test("a failing iptables-restore fails the call", async () => {
-    const run: IptablesRunner = async () => {
+    const run: IptablesRunner = async (_command, args) => {
+      if (args.includes("-S")) return "";
       throw new Error("iptables-restore: not found");
     };
     await assert.rejects(
       ensureForwardingRules({ bridge: "b0", subnets: [cidr("10.5.0.0/24")] }, run),
       /not found/,
+    );
+  });
+});
+
+describe("a pod CIDR change", () => {
+  test("keeps the subnets the chain already accepts, for the pods still on them", async () => {
+    const inputs: string[] = [];
+    const run: IptablesRunner = async (_command, args, input) => {
+      if (input !== undefined) inputs.push(input);
+      if (args.includes("-S")) {
+        return [
+          "-N BERTH-FWD-b0",
+          '-A BERTH-FWD-b0 -s 10.1.0.0/24 -i b0 -m comment --comment "berth: pods on b0" -j ACCEPT',
+          '-A BERTH-FWD-b0 -d 10.1.0.0/24 -o b0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "berth: pods on b0" -j ACCEPT',
+          '-A BERTH-FWD-b0 -s 10.2.0.0/24 -i b0 -m comment --comment "berth: pods on b0" -j ACCEPT',
+          "",
+        ].join("\n");
+      }
+      return "";
+    };
+    await ensureForwardingRules({ bridge: "b0", subnets: [cidr("10.2.0.0/24")] }, run);
+    assert.equal(inputs.length, 1);
+    const masquerading = (inputs[0] ?? "")
+      .split("\n")
+      .filter((line) => line.includes("MASQUERADE"))
+      .map((line) => / -s (\S+) /.exec(line)?.[1]);
+    assert.deepEqual(
+      masquerading,
+      ["10.2.0.0/24", "10.1.0.0/24"],
+      "the new subnet first, the old kept",
     );
   });
 });
@@ -126,6 +160,7 @@ describe("removeForwardingRules", () => {
       calls.push(`${command} ${args.join(" ")}`);
       if (args.includes("-D") && (command !== "iptables" || args[2] !== "filter" || !jumpsLeft--))
         throw new Error("Bad rule");
+      return "";
     };
     await removeForwardingRules("b0", run);
     assert.equal(

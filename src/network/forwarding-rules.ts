@@ -18,7 +18,8 @@ export interface ForwardingRules {
   subnets: Cidr[];
 }
 
-export type IptablesRunner = (command: string, args: string[], input?: string) => Promise<void>;
+/** Runs iptables (or its -restore); answers its stdout. */
+export type IptablesRunner = (command: string, args: string[], input?: string) => Promise<string>;
 
 /** One chain per bridge and table; bridge names have at most 15 characters, chains 28. */
 export function chainNames(bridge: string): { forward: string; masquerade: string } {
@@ -94,10 +95,29 @@ const binaries = (family: 4 | 6) =>
     ? { iptables: "iptables", restore: "iptables-restore" }
     : { iptables: "ip6tables", restore: "ip6tables-restore" };
 
+/** The subnets the bridge's FORWARD chain accepts now (none when the chain does not exist). */
+async function acceptedSubnets(
+  bridge: string,
+  iptables: string,
+  run: IptablesRunner,
+): Promise<Cidr[]> {
+  const { forward } = chainNames(bridge);
+  const listing = await run(iptables, ["-w", "-t", "filter", "-S", forward]).catch(() => "");
+  const subnets: Cidr[] = [];
+  for (const line of listing.split("\n")) {
+    const match = new RegExp(`^-A ${forward} -s (\\S+) -i ${bridge} `).exec(line);
+    const cidr = match?.[1] ? parseCidr(match[1]) : undefined;
+    if (cidr) subnets.push(cidr);
+  }
+  return subnets;
+}
+
 /**
  * Installs (or refreshes) the rules, idempotently: the chains are refilled in one commit per
  * family, the jumps added only when missing. FORWARD's jump goes first, where the firewall
  * plugin put its own, ahead of the DROP policy; Docker's chains there only match its bridges.
+ * Subnets the chains already serve are kept: after a pod CIDR change the pods of the old one
+ * still run until the kubelet replaces them.
  */
 export async function ensureForwardingRules(
   rules: ForwardingRules,
@@ -106,7 +126,13 @@ export async function ensureForwardingRules(
   for (const family of [4, 6] as const) {
     if (!rules.subnets.some((subnet) => subnet.family === family)) continue;
     const bin = binaries(family);
-    await run(bin.restore, ["-w", "--noflush"], restoreInput(rules, family));
+    const text = (cidr: Cidr) => `${cidr.address}/${cidr.prefix}`;
+    const wanted = new Set(rules.subnets.map(text));
+    const kept = (await acceptedSubnets(rules.bridge, bin.iptables, run)).filter(
+      (cidr) => cidr.family === family && !wanted.has(text(cidr)),
+    );
+    const merged = { bridge: rules.bridge, subnets: [...rules.subnets, ...kept] };
+    await run(bin.restore, ["-w", "--noflush"], restoreInput(merged, family));
     for (const jump of jumps(rules.bridge)) {
       const present = await run(bin.iptables, [
         "-w",
@@ -154,11 +180,11 @@ export async function removeForwardingRules(
   }
 }
 
-async function runIptables(command: string, args: string[], input?: string): Promise<void> {
+async function runIptables(command: string, args: string[], input?: string): Promise<string> {
   const child = exec(command, args, { timeout: IPTABLES_TIMEOUT_MS });
   if (input !== undefined) child.child.stdin?.end(input);
   try {
-    await child;
+    return (await child).stdout;
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? "").trim();
     throw new Error(`${command} ${args.join(" ")}: ${stderr || (err as Error).message}`);
