@@ -41,6 +41,7 @@ describe("CniPodNetwork's prepare hook", () => {
       ["/nonexistent"],
       join(root, "cache"),
       log,
+      undefined,
       async (n: CniNetworkList) => {
         seen.push(n.name);
         if (fail) throw new Error("iptables-restore: not found");
