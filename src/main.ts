@@ -25,7 +25,7 @@ import { BerthContainerLogs } from "./logs/container-logs.ts";
 import { LogManager } from "./logs/log-manager.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics-server/metrics-server.ts";
 import { CniPodNetwork } from "./network/cni-pod-network.ts";
-import { ensureDefaultNetwork } from "./network/default-network.ts";
+import { ensureDefaultNetwork, prepareBerthNetwork } from "./network/default-network.ts";
 import { NetnsPins } from "./network/netns-pin.ts";
 import { imageServiceHandlers } from "./rpc/image/image-service.ts";
 import { runtimeServiceHandlers } from "./rpc/runtime/runtime-service.ts";
@@ -168,6 +168,7 @@ async function serve({ config, warnings, file }: LoadedConfig): Promise<number> 
     config.cniCacheDir ?? join(config.rootDir, "cni"),
     log,
     config.cniPluginTimeoutMs,
+    (network) => prepareBerthNetwork(network),
   );
   // Log writers hold one follow stream per container: a client of their own, unbounded.
   const logsDocker = new DockerClient(endpoint, { connections: null });

@@ -1,6 +1,12 @@
 import { type CniConfigLookup, findNetworkConfig } from "../network/cni-config.ts";
 import { findPlugin } from "../network/cni-exec.ts";
-import { BERTH_NETWORK_FILE, defaultNetworkConfig } from "../network/default-network.ts";
+import {
+  BERTH_BRIDGE,
+  BERTH_NETWORK_FILE,
+  defaultNetworkConfig,
+  isBerthNetwork,
+} from "../network/default-network.ts";
+import { chainNames, forwardingRulesOf } from "../network/forwarding-rules.ts";
 import type { CheckResult } from "./check.ts";
 
 export interface CniFacts {
@@ -36,6 +42,15 @@ export async function gatherCniFacts(
     })),
   );
   return { confDir, binDirs, lookup, defaultNetwork, plugins };
+}
+
+/** What lets the pods' traffic through FORWARD when Docker's DROP policy is in place. */
+export function podForwardAcceptedBy(facts: CniFacts): string | undefined {
+  if (facts.plugins.some((plugin) => plugin.type === "firewall")) return "the firewall plugin";
+  const { lookup } = facts;
+  if (lookup.ok ? !isBerthNetwork(lookup.network) : !facts.defaultNetwork) return undefined;
+  const bridge = (lookup.ok && forwardingRulesOf(lookup.network)?.bridge) || BERTH_BRIDGE;
+  return `berth's ${chainNames(bridge).forward} chain`;
 }
 
 export function evaluateCniConfig(facts: CniFacts): CheckResult {

@@ -5,7 +5,12 @@ import { parseDockerEndpoint } from "../docker/endpoint.ts";
 import { messageOf } from "../errors.ts";
 import { evaluateCapabilities, gatherCapabilityFacts } from "./capability-checks.ts";
 import { type CheckResult, exitCodeOf, formatReport } from "./check.ts";
-import { evaluateCniConfig, evaluateCniPlugins, gatherCniFacts } from "./cni-checks.ts";
+import {
+  evaluateCniConfig,
+  evaluateCniPlugins,
+  gatherCniFacts,
+  podForwardAcceptedBy,
+} from "./cni-checks.ts";
 import {
   evaluateCgroups,
   evaluateEngine,
@@ -45,7 +50,7 @@ export async function doctorChecks(config: Config): Promise<CheckResult[]> {
     gatherCriSocketFacts(config.listen),
     gatherOtherRuntimeFacts(config.listen),
   ]);
-  const kernel = await gatherKernelFacts(cni.plugins.some((plugin) => plugin.type === "firewall"));
+  const kernel = await gatherKernelFacts(podForwardAcceptedBy(cni));
   return [
     ...engine,
     evaluateCniConfig(cni),

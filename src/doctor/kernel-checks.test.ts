@@ -11,7 +11,7 @@ const healthy: KernelFacts = {
   ipForward: "1",
   bridgeNfCallIptables: "1",
   forwardPolicy: { policy: "ACCEPT" },
-  cniHasFirewall: false,
+  podForwardAcceptedBy: undefined,
 };
 
 describe("kernel checks", () => {
@@ -32,14 +32,19 @@ describe("kernel checks", () => {
     assert.match(off.fix ?? "", /bridge-nf-call-iptables=1/);
   });
 
-  test("FORWARD DROP warns unless the CNI network runs the firewall plugin", () => {
+  test("FORWARD DROP warns unless the firewall plugin or berth's rules accept pod traffic", () => {
     assert.equal(evaluateForwardPolicy(healthy).status, "ok");
     const drop = { ...healthy, forwardPolicy: { policy: "DROP" } };
     const warned = evaluateForwardPolicy(drop);
     assert.equal(warned.status, "warn");
     assert.match(warned.detail, /DROP \(Docker sets it\)/);
     assert.match(warned.fix ?? "", /firewall.*DOCKER-USER/);
-    assert.equal(evaluateForwardPolicy({ ...drop, cniHasFirewall: true }).status, "ok");
+    const accepted = evaluateForwardPolicy({
+      ...drop,
+      podForwardAcceptedBy: "the firewall plugin",
+    });
+    assert.equal(accepted.status, "ok");
+    assert.match(accepted.detail, /and the firewall plugin accepts the pods' traffic/);
     assert.equal(
       evaluateForwardPolicy({ ...healthy, forwardPolicy: { error: "ENOENT" } }).status,
       "warn",

@@ -12,11 +12,16 @@ export interface KernelFacts {
   bridgeNfCallIptables: string | undefined;
   /** The filter table's FORWARD policy, or why it could not be read. */
   forwardPolicy: { policy: string } | { error: string };
-  /** The network berth would use runs the firewall plugin, which accepts its pods' traffic. */
-  cniHasFirewall: boolean;
+  /**
+   * What accepts the pods' traffic in FORWARD for the network berth would use: the firewall
+   * plugin, or berth's own rules for its default network; undefined when nothing does.
+   */
+  podForwardAcceptedBy: string | undefined;
 }
 
-export async function gatherKernelFacts(cniHasFirewall: boolean): Promise<KernelFacts> {
+export async function gatherKernelFacts(
+  podForwardAcceptedBy: string | undefined,
+): Promise<KernelFacts> {
   const sysctl = (path: string) =>
     readFile(path, "utf8").then(
       (text) => text.trim(),
@@ -26,7 +31,7 @@ export async function gatherKernelFacts(cniHasFirewall: boolean): Promise<Kernel
     ipForward: await sysctl("/proc/sys/net/ipv4/ip_forward"),
     bridgeNfCallIptables: await sysctl("/proc/sys/net/bridge/bridge-nf-call-iptables"),
     forwardPolicy: await forwardPolicy(),
-    cniHasFirewall,
+    podForwardAcceptedBy,
   };
 }
 
@@ -95,12 +100,11 @@ export function evaluateForwardPolicy(facts: KernelFacts): CheckResult {
   if (policy !== "DROP") {
     return { name: "iptables-forward", status: "ok", detail: `FORWARD policy ${policy}` };
   }
-  if (facts.cniHasFirewall) {
+  if (facts.podForwardAcceptedBy) {
     return {
       name: "iptables-forward",
       status: "ok",
-      detail:
-        "FORWARD policy DROP (Docker sets it), and the CNI network runs the firewall plugin, which accepts its pods' traffic",
+      detail: `FORWARD policy DROP (Docker sets it), and ${facts.podForwardAcceptedBy} accepts the pods' traffic`,
     };
   }
   return {

@@ -3,8 +3,14 @@ import type { Logger } from "pino";
 import { failedPrecondition, messageOf } from "../errors.ts";
 import type { SandboxNetworkState } from "../store/sandbox-checkpoint.ts";
 import { CniNetwork, type CniNetworkOptions, cachedNetwork, listCachedAttachments } from "./cni.ts";
-import { findNetworkConfig } from "./cni-config.ts";
+import { type CniNetworkList, findNetworkConfig } from "./cni-config.ts";
 import type { PodAttachment, PodNetwork } from "./pod-network.ts";
+
+/**
+ * Host setup a network needs before its first pod (berth's default network: its forwarding and
+ * masquerade rules); run once per loaded config, so again after a reload.
+ */
+export type PrepareNetwork = (network: CniNetworkList) => Promise<void>;
 
 /** Status is polled constantly; plugin VERSION/STATUS answers are reused this long. */
 const STATUS_TTL_MS = 10_000;
@@ -23,6 +29,8 @@ export class CniPodNetwork implements PodNetwork {
     | { at: number; network: CniNetwork; answer: Awaited<ReturnType<PodNetwork["status"]>> }
     | undefined;
   #watcher: FSWatcher | undefined;
+  readonly #prepare: PrepareNetwork | undefined;
+  readonly #prepared = new WeakMap<CniNetwork, Promise<void>>();
 
   constructor(
     confDir: string,
@@ -30,9 +38,11 @@ export class CniPodNetwork implements PodNetwork {
     cacheDir: string,
     log: Logger,
     pluginTimeoutMs?: number,
+    prepare?: PrepareNetwork,
   ) {
     this.#confDir = confDir;
     this.#log = log;
+    this.#prepare = prepare;
     this.#options = {
       cacheDir,
       binDirs,
@@ -94,6 +104,7 @@ export class CniPodNetwork implements PodNetwork {
     if (typeof network === "string") {
       throw failedPrecondition(`pod network is not ready: ${network}`);
     }
+    await this.#prepareOnce(network);
     const result = await network.add(
       {
         containerId: pod.sandboxId,
@@ -110,6 +121,24 @@ export class CniPodNetwork implements PodNetwork {
       signal,
     );
     return { network: result.network, ifName: result.ifName, ips: result.podIps };
+  }
+
+  /** Concurrent attaches share one preparation; a failed one is tried again by the next. */
+  #prepareOnce(network: CniNetwork): Promise<void> {
+    const prepare = this.#prepare;
+    if (!prepare) return Promise.resolve();
+    let pending = this.#prepared.get(network);
+    if (!pending) {
+      pending = prepare(network.network).catch((err: unknown) => {
+        this.#prepared.delete(network);
+        throw failedPrecondition(
+          `cannot set up the host for CNI network ${network.name}: ${messageOf(err)}`,
+          err,
+        );
+      });
+      this.#prepared.set(network, pending);
+    }
+    return pending;
   }
 
   async verify(containerId: string, state: SandboxNetworkState, signal: AbortSignal) {

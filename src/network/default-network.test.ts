@@ -11,10 +11,13 @@ import {
   defaultNetworkConfig,
   defaultNetworkJson,
   ensureDefaultNetwork,
+  isBerthNetwork,
   networkAddress,
   podSubnets,
+  prepareBerthNetwork,
   writeBerthNetwork,
 } from "./default-network.ts";
+import type { IptablesRunner } from "./forwarding-rules.ts";
 
 type Plugin = { type: string; [key: string]: unknown };
 const pluginsOf = (config: Record<string, unknown>) => config.plugins as Plugin[];
@@ -30,7 +33,6 @@ describe("defaultNetworkConfig", () => {
           type: "bridge",
           bridge: "berth0",
           isGateway: true,
-          ipMasq: true,
           hairpinMode: true,
           ipam: {
             type: "host-local",
@@ -39,7 +41,6 @@ describe("defaultNetworkConfig", () => {
           },
         },
         { type: "portmap", capabilities: { portMappings: true }, snat: true },
-        { type: "firewall" },
         { type: "bandwidth", capabilities: { bandwidth: true } },
       ],
     });
@@ -94,7 +95,7 @@ describe("defaultNetworkConfig", () => {
     const network = parseNetworkConfig(defaultNetworkJson("10.88.0.0/16"), "/x/10-berth.conflist");
     assert.deepEqual(
       network.plugins.map((p) => p.type),
-      ["bridge", "portmap", "firewall", "bandwidth"],
+      ["bridge", "portmap", "bandwidth"],
     );
     assert.equal(network.disableCheck, true);
   });
@@ -194,6 +195,25 @@ describe("writing berth's network", () => {
     );
   });
 
+  test("berth's file from an older berth becomes today's, keeping its subnets", async () => {
+    const dir = await freshDir();
+    const old = defaultNetworkConfig("10.3.0.0/24");
+    const plugins = pluginsOf(old);
+    (plugins[0] as Plugin).ipMasq = true;
+    plugins.splice(2, 0, { type: "firewall" });
+    await writeFile(join(dir, BERTH_NETWORK_FILE), JSON.stringify(old));
+    assert.deepEqual(await ensureDefaultNetwork(dir, "10.9.0.0/16"), {
+      written: true,
+      file: join(dir, BERTH_NETWORK_FILE),
+    });
+    assert.equal(
+      await readFile(join(dir, BERTH_NETWORK_FILE), "utf8"),
+      defaultNetworkJson("10.3.0.0/24"),
+    );
+    const again = await ensureDefaultNetwork(dir, "10.9.0.0/16");
+    assert.equal(again.written, false, "today's file is left as it is");
+  });
+
   test("a user's file of the same name is never reported nor replaced", async () => {
     const dir = await freshDir();
     const user = JSON.stringify({
@@ -209,5 +229,51 @@ describe("writing berth's network", () => {
     assert.equal(await readFile(join(dir, BERTH_NETWORK_FILE), "utf8"), user);
     await writeFile(join(dir, BERTH_NETWORK_FILE), "{ not json");
     await assert.rejects(writeBerthNetwork(dir, "10.88.0.0/16"), /not berth's/);
+  });
+});
+
+describe("prepareBerthNetwork", () => {
+  const recorder = () => {
+    const calls: string[] = [];
+    const run: IptablesRunner = async (command, args) => {
+      calls.push(`${command} ${args.join(" ")}`);
+      // Every jump is missing: -C fails, as iptables does for an absent rule.
+      if (args.includes("-C") || args.includes("-S")) throw new Error("Bad rule");
+      return "";
+    };
+    return { calls, run };
+  };
+
+  test("installs the per-subnet rules of berth's own network, v4 and v6", async () => {
+    const network = parseNetworkConfig(
+      defaultNetworkJson("10.88.0.0/16,fd00:88::/64"),
+      `/etc/cni/net.d/${BERTH_NETWORK_FILE}`,
+    );
+    assert.equal(isBerthNetwork(network), true);
+    const { calls, run } = recorder();
+    await prepareBerthNetwork(network, undefined, run);
+    assert.deepEqual(
+      calls.filter((call) => !call.includes("-C ") && !call.includes("-S ")),
+      [
+        "iptables-restore -w --noflush",
+        "iptables -w -t filter -I FORWARD 1 -j BERTH-FWD-berth0",
+        "iptables -w -t nat -A POSTROUTING -j BERTH-MASQ-berth0",
+        "ip6tables-restore -w --noflush",
+        "ip6tables -w -t filter -I FORWARD 1 -j BERTH-FWD-berth0",
+        "ip6tables -w -t nat -A POSTROUTING -j BERTH-MASQ-berth0",
+      ],
+    );
+  });
+
+  test("leaves any other network alone", async () => {
+    const { calls, run } = recorder();
+    const renamed = parseNetworkConfig(
+      defaultNetworkJson("10.88.0.0/16", { name: "users" }),
+      `/etc/cni/net.d/${BERTH_NETWORK_FILE}`,
+    );
+    await prepareBerthNetwork(renamed, undefined, run);
+    const otherFile = parseNetworkConfig(defaultNetworkJson(undefined), "/d/10-mine.conflist");
+    await prepareBerthNetwork(otherFile, undefined, run);
+    assert.deepEqual(calls, []);
   });
 });

@@ -1,9 +1,14 @@
 import { mkdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { failedPrecondition, invalidArgument } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { type Cidr, parseCidr } from "./cidr.ts";
-import { findNetworkConfig } from "./cni-config.ts";
+import { type CniNetworkList, findNetworkConfig } from "./cni-config.ts";
+import {
+  ensureForwardingRules,
+  forwardingRulesOf,
+  type IptablesRunner,
+} from "./forwarding-rules.ts";
 
 export const BERTH_NETWORK_NAME = "berth";
 /**
@@ -41,16 +46,19 @@ const formatCidr = (cidr: Cidr) => `${cidr.address}/${cidr.prefix}`;
  * berth's own network for nodes without one: a bridge with NAT to the outside, host ports, and
  * traffic shaping.
  *
- * - bridge: the gateway address on the bridge, masquerade for traffic leaving the pod subnet,
- *   hairpin so a pod reaches itself through its own host port or service IP; host-local hands
- *   out one address per family (one range set per family) and a default route per family.
+ * - bridge: the gateway address on the bridge, hairpin so a pod reaches itself through its own
+ *   host port or service IP; host-local hands out one address per family (one range set per
+ *   family) and a default route per family.
  * - portmap: the portMappings capability (hostPort); snat so that connections from the node to
  *   its own 127.0.0.1:hostPort work (portmap then enables route_localnet on the bridge).
- * - firewall: Docker sets the FORWARD policy to DROP and br_netfilter sends bridged traffic
- *   through it, so without this plugin's ACCEPT rules for pod addresses pods could not reach
- *   each other or anything off the node.
  * - bandwidth: the bandwidth capability (the kubernetes.io/ingress-bandwidth and
  *   egress-bandwidth annotations).
+ *
+ * Masquerade and the FORWARD rules pods need (Docker sets the FORWARD policy to DROP and
+ * br_netfilter sends bridged traffic through it) are berth's own per-subnet rules
+ * (forwarding-rules.ts, installed before the first pod by prepareBerthNetwork), not the
+ * bridge plugin's ipMasq and the firewall plugin: those add rules per pod, and every rule makes
+ * each later iptables call slower, so pod start and teardown grew with the node's pod count.
  *
  * disableCheck: Debian's bandwidth plugin (1.1.1) crashes on CHECK for a pod without limits
  * (nil pointer); the spec names disableCheck for exactly such known-spurious failures. The CRI
@@ -71,7 +79,6 @@ export function defaultNetworkConfig(
         type: "bridge",
         bridge: options.bridge ?? BERTH_BRIDGE,
         isGateway: true,
-        ipMasq: true,
         hairpinMode: true,
         ipam: {
           type: "host-local",
@@ -82,7 +89,6 @@ export function defaultNetworkConfig(
         },
       },
       { type: "portmap", capabilities: { portMappings: true }, snat: true },
-      { type: "firewall" },
       { type: "bandwidth", capabilities: { bandwidth: true } },
     ],
   };
@@ -109,8 +115,41 @@ export async function ensureDefaultNetwork(
   options?: DefaultNetworkOptions,
 ): Promise<EnsureOutcome> {
   const found = await findNetworkConfig(confDir);
-  if (found.ok) return { written: false, network: found.network.name, file: found.network.file };
-  return { written: true, file: await writeFile(confDir, podCidr, options) };
+  if (!found.ok) return { written: true, file: await writeFile(confDir, podCidr, options) };
+  const current = await readOwnFile(confDir, options);
+  if (current.state === "own" && found.network.file === join(confDir, BERTH_NETWORK_FILE)) {
+    // A file an older berth wrote (with the per-pod firewall and ipMasq rules) becomes
+    // today's, for the subnets it has; pods added with the old one are deleted with it (the
+    // CNI cache keeps the config of each ADD).
+    const subnets = subnetsOf(current.config).join(",");
+    if (current.text !== defaultNetworkJson(subnets, options)) {
+      return { written: true, file: await writeFile(confDir, subnets, options) };
+    }
+  }
+  return { written: false, network: found.network.name, file: found.network.file };
+}
+
+/** Whether a loaded network is berth's own (its file, its name): berth keeps its host rules. */
+export function isBerthNetwork(network: CniNetworkList, options?: DefaultNetworkOptions): boolean {
+  return (
+    basename(network.file) === BERTH_NETWORK_FILE &&
+    network.name === (options?.name ?? BERTH_NETWORK_NAME)
+  );
+}
+
+/**
+ * Installs the forwarding and masquerade rules of berth's own network before its first pod
+ * (CniPodNetwork's prepare hook); any other network is the user's, set up as they chose.
+ */
+export async function prepareBerthNetwork(
+  network: CniNetworkList,
+  options?: DefaultNetworkOptions,
+  run?: IptablesRunner,
+): Promise<void> {
+  if (!isBerthNetwork(network, options)) return;
+  const rules = forwardingRulesOf(network);
+  if (!rules) throw new Error(`${network.file} has no bridge plugin with host-local subnets`);
+  await ensureForwardingRules(rules, run);
 }
 
 /**
@@ -164,7 +203,7 @@ async function writeFile(
 type OwnFile =
   | { state: "absent" }
   | { state: "foreign" }
-  | { state: "own"; config: Record<string, unknown> };
+  | { state: "own"; config: Record<string, unknown>; text: string };
 
 /** berth's file is the one of its name holding its network name; anything else is the user's. */
 async function readOwnFile(
@@ -191,7 +230,7 @@ async function readOwnFile(
   ) {
     return { state: "foreign" };
   }
-  return { state: "own", config: parsed as Record<string, unknown> };
+  return { state: "own", config: parsed as Record<string, unknown>, text };
 }
 
 /** The host-local subnets of berth's bridge plugin, in file order. */

@@ -23,6 +23,11 @@ import {
   parseNetworkConfig,
 } from "../../src/network/cni-config.ts";
 import { defaultNetworkConfig, ensureDefaultNetwork } from "../../src/network/default-network.ts";
+import {
+  ensureForwardingRules,
+  forwardingRulesOf,
+  removeForwardingRules,
+} from "../../src/network/forwarding-rules.ts";
 
 const exec = promisify(execFile);
 const log = pino({ level: process.env.BERTH_TEST_LOG ?? "silent" });
@@ -284,6 +289,8 @@ async function cleanLeftovers(): Promise<string[]> {
     }
   }
   found.push(...(await removeOurRules()));
+  // berth's per-bridge rules (forwarding-rules.ts), which berth itself installs for its network.
+  for (const bridge of [BRIDGE, BRIDGE6]) await removeForwardingRules(bridge);
   return found;
 }
 
@@ -334,6 +341,10 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
     assert.ok(found.ok);
     config = found.network;
     berth = new CniNetwork(config, { cacheDir, log });
+    // What berth does before the first pod of its own network (CniPodNetwork's prepare hook).
+    const rules = forwardingRulesOf(config);
+    assert.ok(rules);
+    await ensureForwardingRules(rules);
 
     // A chained plugin that fails ADD and is happy to DEL: an ADD that breaks half-way.
     await mkdir(testBin);
@@ -365,7 +376,7 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
   test("berth's default network config is what the test runs", () => {
     assert.deepEqual(
       config.plugins.map((p) => p.type),
-      ["bridge", "portmap", "firewall", "bandwidth"],
+      ["bridge", "portmap", "bandwidth"],
     );
     assert.equal(config.cniVersion, "1.0.0");
   });
@@ -391,7 +402,14 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
     assert.equal(await linkExists(veth), true);
     const cacheFile = cacheFilePath(cacheDir, NETWORK, pod.containerId, "eth0");
     assert.ok(existsSync(cacheFile));
-    assert.ok((await cniRules("iptables")).some((line) => line.includes(`${ip}/32`)));
+    // No rule per pod: berth's per-subnet rules stand in for firewall's and ipMasq's.
+    assert.deepEqual(
+      (await cniRules("iptables")).filter(
+        (line) => line.includes(ip) || line.includes(pod.containerId),
+      ),
+      [],
+      "the ADD made no iptables rule for the pod",
+    );
     // disableCheck in berth's config: the bandwidth plugin 1.1.1 crashes on CHECK.
     assert.deepEqual(await berth.check({ containerId: pod.containerId }), {
       checked: false,
@@ -434,7 +452,7 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
     const ipB = (await berth.add(podB)).podIps[0] ?? "";
     assert.notEqual(ipA, ipB);
     // Docker's FORWARD policy is DROP and bridged traffic passes it (br_netfilter): this works
-    // because of the firewall plugin in berth's config.
+    // because of berth's ACCEPT rule for the subnet on the bridge.
     await inNetns(a.name, "busybox", "ping", "-c1", "-W2", ipB);
     await inNetns(b.name, "busybox", "ping", "-c1", "-W2", ipA);
     // And the gateway answers: the pod has a way off the node.
@@ -552,7 +570,15 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
         portMappings: [{ hostPort: HOST_PORT + 1, containerPort: 80, protocol: "tcp" }],
       },
     });
-    const result = await berth.add(pod);
+    // berth's own network keeps no per-pod NAT chain; with the bridge plugin's ipMasq (a user's
+    // network, or one an older berth wrote) there is one to lose.
+    const raw = defaultNetworkConfig(SUBNET, { name: NETWORK, bridge: BRIDGE });
+    (raw.plugins as Array<Record<string, unknown>>)[0] = {
+      ...(raw.plugins as Array<Record<string, unknown>>)[0],
+      ipMasq: true,
+    };
+    const masquerading = networkFrom(raw);
+    const result = await masquerading.add(pod);
     const ip = result.podIps[0] ?? "";
     const veth = hostVeth(result, BRIDGE);
     // What an ADD interrupted before the bridge plugin set up masquerading leaves: no NAT
@@ -565,7 +591,7 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
     await deleteRule("iptables", masq[0] ?? "");
     await deleteChain("iptables", "nat", / -j (\S+)/.exec(masq[0] ?? "")?.[1] ?? "");
 
-    const deleted = await berth.del({ containerId: pod.containerId, netnsPath: ns.path });
+    const deleted = await masquerading.del({ containerId: pod.containerId, netnsPath: ns.path });
     assert.equal(deleted.cached, true);
     assert.equal(deleted.errors.length, 1, deleted.errors.join("\n"));
     assert.match(
@@ -581,7 +607,7 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
         (line) => line.includes(`${ip}/32`) || line.includes(`dport ${HOST_PORT + 1}`),
       ),
       [],
-      "portmap's and firewall's rules are gone",
+      "portmap's rules are gone",
     );
     await deleteNetns(ns.name);
   });
@@ -722,6 +748,7 @@ describe("CNI with the real plugins", { concurrency: false }, () => {
   test("a config a plugin cannot speak fails before anything changes, and is not ready", async () => {
     const raw = defaultNetworkConfig(SUBNET, { name: NETWORK, bridge: BRIDGE });
     raw.cniVersion = "0.3.1";
+    raw.plugins = [...(raw.plugins as unknown[]), { type: "firewall" }];
     const refused = networkFrom(raw);
     const ns = await newNetns();
     const pod = attachment(ns.path);

@@ -181,11 +181,14 @@ describe("RemovePodSandbox", () => {
     assert.equal(h.services.store.sandbox(id), undefined);
   });
 
-  test("removing a stopped sandbox does not detach again", async () => {
+  test("removing a stopped sandbox does not detach nor stop the pause container again", async () => {
     const id = await runPod("web");
     await stop(id);
+    const stops = h.engine.count("stopContainer", id);
+    assert.equal(stops, 1);
     await remove(id);
     assert.deepEqual(h.network.detachedIds(), [id]);
+    assert.equal(h.engine.count("stopContainer", id), stops, "no second stop of the pause");
     assert.equal(h.services.store.sandbox(id), undefined);
   });
 

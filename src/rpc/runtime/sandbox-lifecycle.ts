@@ -58,18 +58,21 @@ export async function stopSandbox(
         await s.sync.refresh(container.id, signal);
       }),
   );
-  // A failed network teardown still stops the pod; the failure is answered afterwards.
-  let teardownFailure: unknown;
-  try {
-    await releaseNetwork(s, sandbox, signal);
-  } catch (err) {
-    teardownFailure = err;
-  }
-  if (sandbox.process.status !== "gone") {
-    await ignoreNotFound(s.docker.stopContainer(sandbox.id, 0, signal));
-    await s.sync.refresh(sandbox.id, signal);
-  }
-  if (teardownFailure !== undefined) throw teardownFailure;
+  // A failed network teardown still stops the pod; the failure is answered afterwards. The
+  // network namespace is pinned, so CNI DEL does not need the pause container: both at once.
+  // A pause container already stopped (Remove after Stop) is not stopped again.
+  const pause = s.store.sandbox(sandbox.id)?.process.status ?? sandbox.process.status;
+  const [network, stopped] = await Promise.allSettled([
+    releaseNetwork(s, sandbox, signal),
+    pause === "gone" || pause === "exited" || pause === "dead"
+      ? Promise.resolve()
+      : (async () => {
+          await ignoreNotFound(s.docker.stopContainer(sandbox.id, 0, signal));
+          await s.sync.refresh(sandbox.id, signal);
+        })(),
+  ]);
+  if (stopped.status === "rejected") throw stopped.reason;
+  if (network.status === "rejected") throw network.reason;
 }
 
 /** Stop, then remove every container of the sandbox, the pause container and the checkpoint. */
@@ -79,9 +82,13 @@ export async function removeSandbox(
   signal: AbortSignal,
 ): Promise<void> {
   await stopSandbox(s, sandbox, signal);
-  for (const { id } of s.store.containersOf(sandbox.id)) {
-    await withContainerLock(s, id, (container) => removeContainer(s, container, signal));
-  }
+  await Promise.all(
+    s.store
+      .containersOf(sandbox.id)
+      .map(({ id }) =>
+        withContainerLock(s, id, (container) => removeContainer(s, container, signal)),
+      ),
+  );
   await removedUnlessPresent(
     s.docker.removeContainer(sandbox.id, signal),
     async () => (await s.docker.findContainer(sandbox.id, signal)) !== undefined,
