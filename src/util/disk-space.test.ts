@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,10 +8,11 @@ import { withTmpfs } from "../../test/support/tmpfs.ts";
 import { ensureSpaceIn } from "./disk-space.ts";
 
 describe("ensureSpaceIn", () => {
-  test("a directory with space passes, and is made when missing", async () => {
+  test("a directory with space passes; a missing one is judged by its parent, not made", async () => {
     const root = await mkdtemp(join(tmpdir(), "berth-space-test-"));
     try {
       await ensureSpaceIn(join(root, "a", "b"), "a test");
+      assert.equal(existsSync(join(root, "a")), false);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

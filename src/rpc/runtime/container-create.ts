@@ -68,7 +68,7 @@ export function containerCreate(
 
     const logPath = criLogPath(sandbox.config.logDirectory, config.logPath);
     // The log file is opened at start; a log directory out of space fails the create already.
-    if (logPath !== "") await ensureSpaceIn(dirname(logPath), "the container log", 0o755);
+    if (logPath !== "") await ensureSpaceIn(dirname(logPath), "the container log");
     const name = appContainerName(config.metadata, podMeta);
     const labels = berthLabels({
       kind: "container",
