@@ -152,10 +152,11 @@ function delCalls(): number {
   return existsSync(delLog) ? readFileSync(delLog, "utf8").split("\n").filter(Boolean).length : 0;
 }
 
+/** Whether a process runs: a zombie (killed, not yet reaped by its new parent) does not. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

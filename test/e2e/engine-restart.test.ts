@@ -33,6 +33,21 @@ const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
  */
 const SANDBOX_LOST = new Set([status.FAILED_PRECONDITION, status.NOT_FOUND]);
 const CALL_TIMEOUT_MS = 30_000;
+/**
+ * Docker 20.10 keeps answering while it shuts down, and answers a container create or start
+ * then with HTTP 500 ("transport is closing" from its containerd, libnetwork's store already
+ * closed, a layer already unmounted), while its ping still answers: berth reports those
+ * INTERNAL, as it cannot tell them from any other engine failure without reading the
+ * engine's messages. Docker 28 answers UNAVAILABLE-shaped failures only. Those INTERNALs are
+ * counted and reported on older engines; every other assertion holds on both.
+ */
+const ENGINE_SHUTDOWN_500 =
+  /transport is closing|failed to update store for object type|no such file or directory|is shutting down/;
+const probe = testDocker();
+const apiVersion = await probe.apiVersion();
+await probe.close();
+const [apiMajor = 0, apiMinor = 0] = apiVersion.split(".").map(Number);
+const shutdown500sTolerated = apiMajor === 1 && apiMinor < 44;
 
 const docker = testDocker();
 const dir = mkdtempSync(join(tmpdir(), "berth-engine-restart-"));
@@ -258,8 +273,20 @@ describe("Docker Engine restarted under load", () => {
     t.diagnostic(
       `${outcomes.length} calls, ${failures.length} failed: ${[...new Set(failures.map((f) => status[f.code as status]))].join(", ")}`,
     );
+    const shutdown500s = failures.filter(
+      (o) =>
+        shutdown500sTolerated &&
+        o.rpc === "RunPodSandbox" &&
+        o.code === status.INTERNAL &&
+        ENGINE_SHUTDOWN_500.test(o.details),
+    );
+    if (shutdown500s.length > 0)
+      t.diagnostic(
+        `engine API ${apiVersion}: ${shutdown500s.length} RunPodSandbox calls failed INTERNAL with the engine's own shutdown errors`,
+      );
     const unexpected = failures.filter(
       (o) =>
+        !shutdown500s.includes(o) &&
         !RETRYABLE.has(o.code as status) &&
         !(
           (o.rpc === "CreateContainer" || o.rpc === "StartContainer") &&
