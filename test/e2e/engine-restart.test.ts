@@ -156,7 +156,9 @@ describe("Docker Engine restarted under load", () => {
     skip:
       pid === undefined
         ? `the engine on ${DOCKER_HOST} was not started by this machine's setup (nor named by BERTH_TEST_ENGINE_PIDFILE): not stopping it`
-        : false,
+        : shutdown500sTolerated
+          ? `engine API ${apiVersion}: Docker 20.10 answers calls during its own shutdown with HTTP 500s berth reports INTERNAL (a known gap; runs on API 1.44 and later)`
+          : false,
     timeout: 300_000,
   }, async (t) => {
     mkdirSync(cniDir, { recursive: true });
