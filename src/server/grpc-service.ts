@@ -1,5 +1,4 @@
 import {
-  create,
   type DescMethod,
   type DescService,
   fromBinary,
@@ -22,6 +21,7 @@ import type { Logger } from "pino";
 import { rpcRecorder } from "../metrics/record.ts";
 import type { CallContext } from "./call-context.ts";
 import { toGrpcFailure } from "./grpc-status.ts";
+import { encodeInit } from "./init-encoder.ts";
 import { preserializedBytes } from "./preserialized.ts";
 
 type Handler = (...args: never[]) => Promise<unknown>;
@@ -95,9 +95,10 @@ function unary(
       (init) => {
         done();
         logCall(context.log, method, started, record);
-        // Pre-encoded answers go to responseSerialize as bytes, which it passes through.
-        const bytes = preserializedBytes(init) as unknown as Message | undefined;
-        callback(null, bytes ?? create(method.output, init as never));
+        // Answers go to responseSerialize as bytes, which it passes through: pre-encoded ones
+        // as they are, the others encoded straight from their init shape (no create()).
+        const bytes = preserializedBytes(init) ?? encodeInit(method.output, init as never);
+        callback(null, bytes as unknown as Message);
       },
       (err: unknown) => {
         done();
@@ -124,7 +125,7 @@ function serverStreaming(
     const send = (init: object) =>
       new Promise<void>((resolve) => {
         // Honour backpressure: a slow subscriber is waited for, never buffered without bound.
-        if (call.write(create(method.output, init as never))) resolve();
+        if (call.write(encodeInit(method.output, init as never) as unknown as Message)) resolve();
         else call.once("drain", () => resolve());
       });
     run(call.request, send, context).then(
