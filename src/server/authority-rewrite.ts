@@ -234,8 +234,14 @@ function frameOf(type: number, flags: number, streamId: number, payload: Buffer)
  * The connection as the HTTP/2 server should see it: what the client sends passes through
  * an AuthorityRewriter, what the server sends goes to the client unchanged.
  */
-export function withAuthorityRewrite(socket: Duplex): Duplex {
-  const rewriter = new AuthorityRewriter();
+export function withAuthorityRewrite(
+  socket: Duplex,
+  start: { rewriter: AuthorityRewriter; pieces: Buffer[] } = {
+    rewriter: new AuthorityRewriter(),
+    pieces: [],
+  },
+): Duplex {
+  const { rewriter } = start;
   const connection = new Duplex({
     read() {
       socket.resume();
@@ -251,6 +257,8 @@ export function withAuthorityRewrite(socket: Duplex): Duplex {
       callback(err);
     },
   });
+  // What a sniffer already read and passed through the rewriter.
+  for (const piece of start.pieces) connection.push(piece);
   socket.on("data", (chunk: Buffer) => {
     let forward: Buffer[];
     try {
