@@ -29,6 +29,8 @@ export class CniPodNetwork implements PodNetwork {
     | { at: number; network: CniNetwork; answer: Awaited<ReturnType<PodNetwork["status"]>> }
     | undefined;
   #watcher: FSWatcher | undefined;
+  /** The network of the last config read, reused while the config stays the same. */
+  #current: CniNetwork | undefined;
   readonly #prepare: PrepareNetwork | undefined;
   readonly #prepared = new WeakMap<CniNetwork, Promise<void>>();
 
@@ -62,6 +64,7 @@ export class CniPodNetwork implements PodNetwork {
   invalidate(): void {
     this.#loaded = undefined;
     this.#status = undefined;
+    this.#current = undefined;
   }
 
   close(): void {
@@ -73,8 +76,14 @@ export class CniPodNetwork implements PodNetwork {
     if (!this.#loaded || now - this.#loaded.at > STATUS_TTL_MS) {
       const lookup = findNetworkConfig(this.#confDir).then((found) => {
         if (!found.ok) return found.reason;
+        // An unchanged config keeps its network, and with it what the plugins' VERSION
+        // answers and the host preparation found: a new one every re-read ran every plugin
+        // again each 10 s under the kubelet's Status polling.
+        const current = this.#current;
+        if (current && sameConfig(current.network, found.network)) return current;
         try {
-          return new CniNetwork(found.network, this.#options);
+          this.#current = new CniNetwork(found.network, this.#options);
+          return this.#current;
         } catch (err) {
           return messageOf(err);
         }
@@ -209,4 +218,8 @@ export class CniPodNetwork implements PodNetwork {
     if (failures.length > 0) this.#log.debug({ sandbox: containerId, failures }, "CNI DEL");
     return failures;
   }
+}
+
+function sameConfig(a: CniNetworkList, b: CniNetworkList): boolean {
+  return a.file === b.file && JSON.stringify(a.raw) === JSON.stringify(b.raw);
 }

@@ -65,10 +65,13 @@ export function grpcImplementation(
     const handler = handlers[method.localName];
     if (!handler) throw new Error(`no handler for ${service.typeName}/${method.name}`);
     const record = rpcRecorder(method.name);
+    // One child logger per method, not per call: pino serializes a child's bindings when it
+    // is made, and the kubelet makes hundreds of calls a minute.
+    const methodLog = log.child({ rpc: method.name });
     implementation[method.name] =
       method.methodKind === "server_streaming"
-        ? serverStreaming(method, handler, log, record)
-        : unary(method, handler, log, record, options);
+        ? serverStreaming(method, handler, methodLog, record)
+        : unary(method, handler, methodLog, record, options);
   }
   return implementation;
 }
@@ -84,7 +87,6 @@ function unary(
   return (call, callback) => {
     const { context, done } = callContext(
       call,
-      method,
       log,
       options.runtimeRequestTimeoutMs === undefined
         ? undefined
@@ -120,7 +122,7 @@ function serverStreaming(
     ctx: CallContext,
   ) => Promise<void>;
   return (call) => {
-    const { context, done } = callContext(call, method, log);
+    const { context, done } = callContext(call, log);
     const started = performance.now();
     const send = (init: object) =>
       new Promise<void>((resolve) => {
@@ -170,7 +172,6 @@ function defaultBoundMs(method: DescMethod, request: Message, timeoutMs: number)
 
 function callContext(
   call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
-  method: DescMethod,
   log: Logger,
   boundMs?: number,
 ): { context: CallContext; done: () => void } {
@@ -217,7 +218,7 @@ function callContext(
     call.removeListener("cancelled", onCancel);
   };
   return {
-    context: { signal: controller.signal, deadline, log: log.child({ rpc: method.name }) },
+    context: { signal: controller.signal, deadline, log },
     done,
   };
 }
