@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -103,6 +103,21 @@ describe("log files", () => {
       Array.from({ length: 19 }, (_, i) => i + 2),
     );
     // The 5 s margin before line 20: lines 15 to 20 are written already.
+    assert.deepEqual(findResumePoint(tail.lines, false)?.written.length, 6);
+  });
+
+  test("readWrittenTail: a file rotated under another name is found by its time", async () => {
+    const sub = join(dir, "logrotate");
+    await mkdir(sub);
+    const path = join(sub, "0.log");
+    await writeFile(`${path}.2`, lines(0, 2));
+    await utimes(`${path}.2`, 1000, 1000);
+    await writeFile(`${path}.1`, lines(2, 18));
+    await writeFile(path, lines(20, 1));
+    const tail = await readWrittenTail(path);
+    assert.equal(tail.fromStart, false);
+    assert.equal(tail.lines.length, 19);
+    // Without the rotated file, the margin's lines 15 to 19 would be written again.
     assert.deepEqual(findResumePoint(tail.lines, false)?.written.length, 6);
   });
 

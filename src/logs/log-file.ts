@@ -1,4 +1,4 @@
-import { type FileHandle, mkdir, open, readdir } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { parseCriLine } from "./cri-log-format.ts";
 import { findResumePoint, type LineKey, markStarts, type WrittenLine } from "./log-resume.ts";
@@ -136,8 +136,12 @@ function keysOf(block: Buffer, startsMidLine: boolean): LineKey[] {
 }
 
 /**
- * The kubelet rotates `0.log` by renaming it `0.log.20240102-150405` (and compresses older
- * ones to `.gz`): the newest uncompressed one holds the lines written just before.
+ * The file the log was last rotated to: the kubelet renames `0.log` to `0.log.20240102-150405`
+ * and compresses the older ones to `.gz` (through `.gz.tmp`), so the newest uncompressed
+ * sibling holds the lines written just before. Picked by modification time, not by the
+ * kubelet's name alone: a file renamed otherwise (`0.log.1`, as logrotate would) must not
+ * make the new, short file pass for the container's whole log, whose last seconds would then
+ * be copied again.
  */
 async function newestRotated(path: string): Promise<string | undefined> {
   const prefix = `${basename(path)}.`;
@@ -147,11 +151,18 @@ async function newestRotated(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-  const rotated = names
-    .filter((name) => name.startsWith(prefix) && /^\d{8}-\d{6}$/.test(name.slice(prefix.length)))
-    .sort();
-  const newest = rotated.at(-1);
-  return newest === undefined ? undefined : join(dirname(path), newest);
+  let newest: { path: string; mtimeMs: number } | undefined;
+  for (const name of names.sort()) {
+    if (!name.startsWith(prefix) || /\.(gz|tmp)$/.test(name)) continue;
+    const candidate = join(dirname(path), name);
+    const info = await stat(candidate).catch(() => undefined);
+    if (!info?.isFile()) continue;
+    // Ties (the same clock tick) go to the later name, the kubelet's newer timestamp.
+    if (newest === undefined || info.mtimeMs >= newest.mtimeMs) {
+      newest = { path: candidate, mtimeMs: info.mtimeMs };
+    }
+  }
+  return newest?.path;
 }
 
 async function readFully(file: FileHandle, into: Buffer, position: number): Promise<void> {
