@@ -1,4 +1,5 @@
 import { type ContainerFilter, ContainerState, Signal } from "../gen/runtime/v1/api_pb.js";
+import { criDockerdStatusImageRef, listedCreatedAt } from "../store/cri-dockerd-records.ts";
 import type { ContainerRecord } from "../store/records.ts";
 import { matchesLabels } from "./sandbox-convert.ts";
 
@@ -68,10 +69,11 @@ export function toCriContainer(record: ContainerRecord, names: ImageNames | unde
     podSandboxId: record.sandboxId,
     metadata: record.config.metadata,
     image: imageSpecOf(record, names),
-    imageRef: imageRefOf(record, names),
+    // An adopted container as cri-dockerd listed it (see cri-dockerd-records.ts).
+    imageRef: record.criDockerd ? record.imageId : imageRefOf(record, names),
     imageId: record.imageId,
     state: containerState(record),
-    createdAt: record.createdAt,
+    createdAt: listedCreatedAt(record),
     labels: record.config.labels,
     annotations: record.config.annotations,
   };
@@ -144,7 +146,9 @@ export function toCriContainerStatus(
     finishedAt,
     exitCode: state === ContainerState.CONTAINER_EXITED ? record.process.exitCode : 0,
     image: imageSpecOf(record, names),
-    imageRef: imageRefOf(record, names),
+    imageRef: record.criDockerd
+      ? criDockerdStatusImageRef(record.imageId, names?.repoDigests[0])
+      : imageRefOf(record, names),
     imageId: record.imageId,
     reason: exitReason(record, state),
     message: record.process.error,

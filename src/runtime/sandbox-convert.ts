@@ -1,4 +1,5 @@
 import { NamespaceMode, type PodSandboxFilter, PodSandboxState } from "../gen/runtime/v1/api_pb.js";
+import { listedCreatedAt } from "../store/cri-dockerd-records.ts";
 import type { SandboxRecord } from "../store/records.ts";
 
 /** Host network is decided by the pod spec and nothing else. */
@@ -24,7 +25,8 @@ export function toPodSandbox(record: SandboxRecord, state: PodSandboxState) {
     id: record.id,
     metadata: record.config.metadata,
     state,
-    createdAt: record.createdAt,
+    // An adopted pod as cri-dockerd listed it (see cri-dockerd-records.ts).
+    createdAt: listedCreatedAt(record),
     labels: record.config.labels,
     annotations: record.config.annotations,
     runtimeHandler: record.runtimeHandler,
@@ -36,6 +38,7 @@ export function toPodSandboxStatus(record: SandboxRecord, state: PodSandboxState
   const options = record.config.linux?.securityContext?.namespaceOptions;
   return {
     ...toPodSandbox(record, state),
+    createdAt: record.createdAt,
     network: { ip: ips[0] ?? "", additionalIps: ips.slice(1).map((ip) => ({ ip })) },
     linux: {
       namespaces: {

@@ -7,6 +7,8 @@ import {
   criDockerdContainerOf,
   criDockerdKindOf,
   criDockerdSandboxOf,
+  criDockerdStatusImageRef,
+  listedCreatedAt,
   parseCriDockerdName,
   splitCriDockerdLabels,
 } from "./cri-dockerd-records.ts";
@@ -133,6 +135,7 @@ describe("records of cri-dockerd's containers", () => {
     assert.equal(record.config.portMappings[0]?.hostIp, "127.0.0.1");
     assert.equal(record.createdAt > 0n, true);
     assert.equal(record.network, undefined);
+    assert.equal(record.criDockerd, true);
   });
 
   test("an application container keeps its sandbox, log path, image and process", async () => {
@@ -177,6 +180,7 @@ describe("records of cri-dockerd's containers", () => {
     assert.deepEqual(record.config.labels, { "io.kubernetes.container.name": "app" });
     assert.deepEqual(record.config.annotations, { "io.kubernetes.container.restartCount": "1" });
     assert.equal(record.process.status, "created");
+    assert.equal(record.criDockerd, true);
   });
 
   test("mounts are reported as the engine has them", async () => {
@@ -212,5 +216,22 @@ describe("records of cri-dockerd's containers", () => {
       "io.kubernetes.sandbox.id": SANDBOX_ID,
     });
     assert.equal(criDockerdContainerOf(swapped), undefined);
+  });
+});
+
+describe("reported as cri-dockerd reported it", () => {
+  test("listed creation times are whole seconds for adopted records only", () => {
+    const createdAt = 1_796_136_936_248_178_347n;
+    assert.equal(listedCreatedAt({ createdAt, criDockerd: true }), 1_796_136_936_000_000_000n);
+    assert.equal(listedCreatedAt({ createdAt }), createdAt);
+  });
+
+  test("ContainerStatus image_ref carries dockershim's prefixes", () => {
+    const id = `sha256:${"b".repeat(64)}`;
+    assert.equal(criDockerdStatusImageRef(id, undefined), `docker://${id}`);
+    assert.equal(
+      criDockerdStatusImageRef(id, `busybox@sha256:${"c".repeat(64)}`),
+      `docker-pullable://busybox@sha256:${"c".repeat(64)}`,
+    );
   });
 });

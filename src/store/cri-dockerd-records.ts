@@ -149,6 +149,7 @@ export function criDockerdSandboxOf(
     process: processStateOf(inspect),
     // berth's checkpoint of the adopted sandbox, filled in by DockerSync.
     network: undefined,
+    criDockerd: true,
   };
 }
 
@@ -206,5 +207,31 @@ export function criDockerdContainerOf(inspect: ContainerInspect): ContainerRecor
     logPath,
     process: processStateOf(inspect),
     applied: appliedOf(inspect),
+    criDockerd: true,
   };
+}
+
+/*
+ * What berth reports of an adopted pod must not change at the switch: the kubelet copies it
+ * into the pod's status (a container's imageID is ContainerStatus.image_ref) and keeps the
+ * lists' times. So, for what cri-dockerd made and only for that, berth answers as cri-dockerd
+ * (dockershim before it) did; berth's own containers are reported as containerd does, which
+ * is what critest checks (image_id, Image.id and PullImage's image_ref agree: "sha256:<id>").
+ */
+
+/**
+ * cri-dockerd's ListPodSandbox/ListContainers times: Docker's container list, whole seconds.
+ * Its PodSandboxStatus/ContainerStatus carry the engine's nanoseconds, as berth's do.
+ */
+export function listedCreatedAt(record: { createdAt: bigint; criDockerd?: boolean }): bigint {
+  if (!record.criDockerd) return record.createdAt;
+  return (record.createdAt / 1_000_000_000n) * 1_000_000_000n;
+}
+
+/**
+ * cri-dockerd's ContainerStatus.image_ref: `docker-pullable://<repo digest>` when the image
+ * has one, else `docker://<image id>` (its ListContainers answers the bare image ID).
+ */
+export function criDockerdStatusImageRef(imageId: string, repoDigest: string | undefined): string {
+  return repoDigest ? `docker-pullable://${repoDigest}` : `docker://${imageId}`;
 }

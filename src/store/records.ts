@@ -28,6 +28,8 @@ export interface SandboxRecord {
    * Changed only through DockerSync.saveNetwork, which persists it first.
    */
   network: SandboxNetworkState | undefined;
+  /** Made by cri-dockerd and adopted: reported the way cri-dockerd reported it. */
+  criDockerd?: boolean;
 }
 
 export interface ContainerRecord {
@@ -45,6 +47,8 @@ export interface ContainerRecord {
   process: ProcessState;
   /** What the engine actually applied (may differ from the request: clamping, updates). */
   applied: AppliedSettings;
+  /** Made by cri-dockerd and adopted: reported the way cri-dockerd reported it. */
+  criDockerd?: boolean;
 }
 
 export interface AppliedSettings {
