@@ -121,6 +121,20 @@ describe("log files", () => {
     assert.deepEqual(findResumePoint(tail.lines, false)?.written.length, 6);
   });
 
+  test("readWrittenTail: rotated twice within the margin, the older rotated file is read too", async () => {
+    const sub = join(dir, "twice");
+    await mkdir(sub);
+    const path = join(sub, "0.log");
+    await writeFile(`${path}.20240101-000100`, lines(0, 15));
+    await utimes(`${path}.20240101-000100`, 1000, 1000);
+    await writeFile(`${path}.20240101-000200`, lines(15, 3));
+    await writeFile(path, lines(18, 1));
+    const tail = await readWrittenTail(path);
+    assert.equal(tail.lines[0]?.timestamp, BASE);
+    // The 5 s margin before line 18 reaches into the older file: lines 13 to 18 are written.
+    assert.deepEqual(findResumePoint(tail.lines, false)?.written.length, 6);
+  });
+
   test("readWrittenTail skips lines it cannot parse", async () => {
     const path = join(dir, "junk.log");
     await writeFile(path, Buffer.concat([lines(0, 2), Buffer.from("junk\n"), lines(2, 1)]));

@@ -64,8 +64,9 @@ const MAX_TAIL_BYTES = 16 * 1024 * 1024;
 const FIRST_TAIL_BYTES = 256 * 1024;
 
 /**
- * Reads the last lines of the log at `path`, and of the file the kubelet last rotated it to
- * when the current one is too short (rotated between a reopen and a berth restart).
+ * Reads the last lines of the log at `path`, and of the files the kubelet rotated it to,
+ * newest first, while they do not reach back far enough (rotated moments before a berth
+ * restart, or twice within the resume margin).
  */
 export async function readWrittenTail(path: string): Promise<WrittenTail> {
   const current = await readTailKeys(path, MAX_TAIL_BYTES);
@@ -73,12 +74,18 @@ export async function readWrittenTail(path: string): Promise<WrittenTail> {
   if (!current.complete || findResumePoint(markStarts(current.keys, false), false)) {
     return partial(current.keys);
   }
-  const rotated = await newestRotated(path);
-  if (rotated === undefined) return { lines: markStarts(current.keys, true), fromStart: true };
-  const budget = MAX_TAIL_BYTES - current.bytes;
-  if (budget <= 0) return partial(current.keys);
-  const earlier = await readTailKeys(rotated, budget);
-  return partial([...earlier.keys, ...current.keys]);
+  const rotated = await rotatedNewestFirst(path);
+  if (rotated.length === 0) return { lines: markStarts(current.keys, true), fromStart: true };
+  let keys = current.keys;
+  let budget = MAX_TAIL_BYTES - current.bytes;
+  for (const file of rotated) {
+    if (budget <= 0) break;
+    const earlier = await readTailKeys(file, budget);
+    keys = [...earlier.keys, ...keys];
+    budget -= earlier.bytes;
+    if (!earlier.complete || findResumePoint(markStarts(keys, false), false)) break;
+  }
+  return partial(keys);
 }
 
 interface TailKeys {
@@ -136,33 +143,31 @@ function keysOf(block: Buffer, startsMidLine: boolean): LineKey[] {
 }
 
 /**
- * The file the log was last rotated to: the kubelet renames `0.log` to `0.log.20240102-150405`
- * and compresses the older ones to `.gz` (through `.gz.tmp`), so the newest uncompressed
- * sibling holds the lines written just before. Picked by modification time, not by the
- * kubelet's name alone: a file renamed otherwise (`0.log.1`, as logrotate would) must not
- * make the new, short file pass for the container's whole log, whose last seconds would then
- * be copied again.
+ * The files the log was rotated to, newest first: the kubelet renames `0.log` to
+ * `0.log.20240102-150405` and compresses the older ones to `.gz` (through `.gz.tmp`), so the
+ * uncompressed siblings hold the lines written just before. Ordered by modification time (the
+ * last line written into each), not by the kubelet's name alone: a file renamed otherwise
+ * (`0.log.1`, as logrotate would) must not make the new, short file pass for the container's
+ * whole log, whose last seconds would then be copied again.
  */
-async function newestRotated(path: string): Promise<string | undefined> {
+async function rotatedNewestFirst(path: string): Promise<string[]> {
   const prefix = `${basename(path)}.`;
   let names: string[];
   try {
     names = await readdir(dirname(path));
   } catch {
-    return undefined;
+    return [];
   }
-  let newest: { path: string; mtimeMs: number } | undefined;
-  for (const name of names.sort()) {
+  const found: Array<{ path: string; name: string; mtimeMs: number }> = [];
+  for (const name of names) {
     if (!name.startsWith(prefix) || /\.(gz|tmp)$/.test(name)) continue;
     const candidate = join(dirname(path), name);
     const info = await stat(candidate).catch(() => undefined);
-    if (!info?.isFile()) continue;
-    // Ties (the same clock tick) go to the later name, the kubelet's newer timestamp.
-    if (newest === undefined || info.mtimeMs >= newest.mtimeMs) {
-      newest = { path: candidate, mtimeMs: info.mtimeMs };
-    }
+    if (info?.isFile()) found.push({ path: candidate, name, mtimeMs: info.mtimeMs });
   }
-  return newest?.path;
+  // Ties (the same clock tick) go to the later name, the kubelet's newer timestamp.
+  found.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+  return found.map((file) => file.path);
 }
 
 async function readFully(file: FileHandle, into: Buffer, position: number): Promise<void> {

@@ -25,7 +25,7 @@ import { after, before, describe, test } from "node:test";
 import { criDockerdStillServes } from "../../src/adopt/cri-dockerd-presence.ts";
 import { ContainerState, PodSandboxState } from "../../src/gen/runtime/v1/api_pb.js";
 import { rfc3339ToNanos } from "../../src/util/time.ts";
-import { runBerth, startBerth } from "../support/berth-process.ts";
+import { type BerthProcess, runBerth, startBerth } from "../support/berth-process.ts";
 import {
   type CriDockerdNode,
   type MadePod,
@@ -37,6 +37,7 @@ import { DOCKER_HOST } from "../support/engine.ts";
 import { loadFixtures } from "../support/fixtures.ts";
 import { podConfig } from "../support/pods.ts";
 import { forwardOnce, httpBody } from "../support/port-forward-client.ts";
+import { openSpdySession } from "../support/remote-command-client.ts";
 import { SpdyTestClient } from "../support/spdy-client.ts";
 
 const fx = loadFixtures();
@@ -110,6 +111,29 @@ function criLines(text: string, prefix: string): number[] {
 }
 
 const consecutive = (numbers: number[]) => numbers.every((n, i) => n === i);
+
+let rotations = 0;
+
+/**
+ * The kubelet's log rotation: `0.log` renamed to `0.log.<YYYYMMDD-HHMMSS>` (local time there,
+ * one a second at most; here a second apart so names never collide), then ReopenContainerLog.
+ */
+async function rotate(berth: BerthProcess, containerId: string, logPath: string) {
+  const at = new Date(Date.now() + 1000 * rotations++).toISOString();
+  const rotated = `${logPath}.${at.replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}`;
+  renameSync(logPath, rotated);
+  await berth.client.runtime.reopenContainerLog({ containerId });
+  return rotated;
+}
+
+/** A container's numbered lines across its rotated files, oldest first, and its current one. */
+function linesAcross(files: string[], logPath: string, prefix: string): number[] {
+  return [...files, logPath].flatMap((file) => criLines(readFileSync(file, "utf8"), prefix));
+}
+
+/** Docker's list times are whole seconds: cri-dockerd's lists carry those. */
+const wholeSeconds = (rfc3339: string | undefined) =>
+  (rfc3339ToNanos(rfc3339) / 1_000_000_000n) * 1_000_000_000n;
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined) {
   const deadline = Date.now() + 20_000;
@@ -205,6 +229,15 @@ before(async () => {
         image: fx.images.busybox,
         labels: LABEL,
         command: ["sh", "-c", "echo done-out; exit 3"],
+      },
+      // `kubectl run -it`'s container: stdin and a tty, which cri-dockerd hands to the engine.
+      {
+        name: "shell",
+        image: fx.images.busybox,
+        labels: LABEL,
+        command: ["sh"],
+        stdin: true,
+        tty: true,
       },
     ],
   });
@@ -326,6 +359,7 @@ describe("adopting cri-dockerd's pods", () => {
     if (skipReason) return t.skip(skipReason);
     const one = web.containers.one?.id ?? "";
     const done = web.containers.done?.id ?? "";
+    const shell = web.containers.shell?.id ?? "";
     const inspected = new Map<string, Awaited<ReturnType<typeof docker.inspectContainer>>>();
     for (const pod of [web, hostnet]) {
       for (const id of [pod.sandboxId, ...Object.values(pod.containers).map((c) => c.id)]) {
@@ -358,6 +392,9 @@ describe("adopting cri-dockerd's pods", () => {
       assert.equal(s?.labels["io.kubernetes.docker.type"], undefined);
       assert.equal(s?.labels["io.kubernetes.container.name"], undefined);
       assert.deepEqual(s?.annotations, { note: "kept", "kubernetes.io/config.source": "api" });
+      // cri-dockerd's list has Docker's list time, whole seconds; its status the nanoseconds.
+      const listedWeb = items.find((item) => item.id === web.sandboxId);
+      assert.equal(listedWeb?.createdAt, wholeSeconds(inspected.get(web.sandboxId)?.Created));
       const hn = (await berth.client.runtime.podSandboxStatus({ podSandboxId: hostnet.sandboxId }))
         .status;
       assert.equal(hn?.state, PodSandboxState.SANDBOX_READY);
@@ -366,7 +403,7 @@ describe("adopting cri-dockerd's pods", () => {
       const { containers } = await berth.client.runtime.listContainers({
         filter: { podSandboxId: web.sandboxId },
       });
-      assert.equal(containers.length, 3);
+      assert.equal(containers.length, 4);
       const oneStatus = (await berth.client.runtime.containerStatus({ containerId: one })).status;
       assert.equal(oneStatus?.state, ContainerState.CONTAINER_RUNNING);
       assert.equal(oneStatus?.metadata?.name, "one");
@@ -378,6 +415,18 @@ describe("adopting cri-dockerd's pods", () => {
       assert.equal(doneStatus?.state, ContainerState.CONTAINER_EXITED);
       assert.equal(doneStatus?.exitCode, 3);
       assert.equal(doneStatus?.reason, "Error");
+      // As cri-dockerd reported them: the pod status' imageID (ContainerStatus.image_ref) with
+      // dockershim's prefixes, the list's image_ref the bare image ID, list times in seconds.
+      const imageId = inspected.get(one)?.Image ?? "";
+      const digest = (await docker.findImage(imageId))?.RepoDigests?.[0];
+      assert.equal(
+        oneStatus?.imageRef,
+        digest ? `docker-pullable://${digest}` : `docker://${imageId}`,
+      );
+      assert.equal(oneStatus?.imageId, imageId);
+      const listedOne = containers.find((c) => c.id === one);
+      assert.equal(listedOne?.imageRef, imageId);
+      assert.equal(listedOne?.createdAt, wholeSeconds(inspected.get(one)?.Created));
 
       // Exec and port-forward into the adopted pod, stats of its container.
       const exec = await berth.client.runtime.execSync({
@@ -400,6 +449,51 @@ describe("adopting cri-dockerd's pods", () => {
       const stats = await berth.client.runtime.containerStats({ containerId: one });
       assert.ok((stats.stats?.memory?.workingSetBytes?.value ?? 0n) > 0n, "memory stats");
 
+      // Attach to the adopted container made with stdin and a tty: input reaches its shell,
+      // the terminal answers; leaving only detaches.
+      const tty = await berth.client.runtime.attach({
+        containerId: shell,
+        stdin: true,
+        stdout: true,
+        tty: true,
+      });
+      const shellSession = await openSpdySession(tty.url, { stdin: true, stdout: true, tty: true });
+      await shellSession.stdin?.write("echo attached-$((6*7))\n");
+      await waitFor("the shell's answer", () =>
+        shellSession.stdout?.text().includes("attached-42") ? true : undefined,
+      );
+      shellSession.client.destroy();
+      // To a plain one (no stdin, no tty): its output; the stdin asked for is not attached
+      // (as cri-dockerd and containerd do), a tty with stderr is refused as the CRI says.
+      const plain = await berth.client.runtime.attach({
+        containerId: one,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+      });
+      const plainSession = await openSpdySession(plain.url, {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+      });
+      await plainSession.stdin?.write("ignored\n");
+      await waitFor("the plain container's output", () =>
+        /one-\d+\n/.test(plainSession.stdout?.text() ?? "") ? true : undefined,
+      );
+      plainSession.client.destroy();
+      await assert.rejects(
+        berth.client.runtime.attach({ containerId: one, stdout: true, stderr: true, tty: true }),
+        /tty and stderr cannot both be true/,
+      );
+      await assert.rejects(
+        berth.client.runtime.attach({ containerId: done, stdout: true }),
+        /is not running/,
+      );
+      for (const id of [shell, one]) {
+        const state = (await berth.client.runtime.containerStatus({ containerId: id })).status;
+        assert.equal(state?.state, ContainerState.CONTAINER_RUNNING, `${id} still runs`);
+      }
+
       // The kubelet's log path is now berth's CRI file: everything from before the switch,
       // then the lines after, nothing twice; then kubelet's rotation.
       const logPath = web.containers.one?.logPath ?? "";
@@ -409,25 +503,57 @@ describe("adopting cri-dockerd's pods", () => {
         return numbers.length > 40 ? numbers : undefined;
       });
       assert.ok(consecutive(firstRun), `one-0.. without gaps or repeats: ${firstRun.join(",")}`);
-      renameSync(logPath, `${logPath}.1`);
-      await berth.client.runtime.reopenContainerLog({ containerId: one });
-      const rotated = await waitFor("lines after the rotation", () => {
-        const numbers = criLines(readFileSync(logPath, "utf8"), "one-");
-        return numbers.length > 5 ? numbers : undefined;
-      });
-      const all = [...criLines(readFileSync(`${logPath}.1`, "utf8"), "one-"), ...rotated];
-      assert.ok(consecutive(all), "nothing lost or repeated across the rotation");
+      const oneRotated = [await rotate(berth, one, logPath)];
+      await waitFor("lines after the rotation", () =>
+        criLines(readFileSync(logPath, "utf8"), "one-").length > 5 ? true : undefined,
+      );
+      assert.ok(
+        consecutive(linesAcross(oneRotated, logPath, "one-")),
+        "nothing lost or repeated across the rotation",
+      );
       const doneLog = readFileSync(web.containers.done?.logPath ?? "", "utf8");
       assert.match(doneLog, / stdout F done-out\n$/);
 
-      // A new pod is berth's own.
-      const fresh = await berth.client.runtime.runPodSandbox({
-        config: podConfig("fresh", { labels: LABEL }),
-      });
+      // A new pod is berth's own, and so is its container.
+      const freshConfig = podConfig("fresh", { labels: LABEL });
+      const fresh = await berth.client.runtime.runPodSandbox({ config: freshConfig });
       const freshInspect = await docker.inspectContainer(fresh.podSandboxId);
       assert.equal(freshInspect.Config.Labels?.["io.berth.managed"], "true");
+      const { containerId: count } = await berth.client.runtime.createContainer({
+        podSandboxId: fresh.podSandboxId,
+        config: {
+          metadata: { name: "count" },
+          image: { image: fx.images.busybox },
+          command: ["sh", "-c", "i=0; while true; do echo c-$i; i=$((i+1)); sleep 0.1; done"],
+          logPath: "count/0.log",
+          labels: LABEL,
+        },
+        sandboxConfig: freshConfig,
+      });
+      await berth.client.runtime.startContainer({ containerId: count });
+      const countLog = join(freshConfig.logDirectory ?? "", "count", "0.log");
+      await waitFor("the own container's lines", () =>
+        existsSync(countLog) && criLines(readFileSync(countLog, "utf8"), "c-").length > 10
+          ? true
+          : undefined,
+      );
+      const freshStatus = (await berth.client.runtime.containerStatus({ containerId: count }))
+        .status;
+      const freshListed = (await berth.client.runtime.listContainers({ filter: { id: count } }))
+        .containers[0];
+      assert.equal(freshListed?.createdAt, freshStatus?.createdAt, "own: nanoseconds in lists");
+      assert.doesNotMatch(freshStatus?.imageRef ?? "", /^docker(-pullable)?:\/\//);
 
-      // A restart, without the option: both kinds are still berth's.
+      // The kubelet rotates, and berth restarts a moment later (without the option): nothing
+      // lost or repeated across the rotated files and the new one, adopted or own.
+      const countRotated = [await rotate(berth, count, countLog)];
+      oneRotated.push(await rotate(berth, one, logPath));
+      await waitFor("lines after the second rotation", () =>
+        criLines(readFileSync(logPath, "utf8"), "one-").length >= 3 &&
+        criLines(readFileSync(countLog, "utf8"), "c-").length >= 3
+          ? true
+          : undefined,
+      );
       await berth.stop({ keepState: true });
       berth = await startBerth({ rootDir, args: adoptArgs() });
       const again = await berth.client.runtime.listPodSandbox({ filter: { labelSelector: LABEL } });
@@ -440,21 +566,20 @@ describe("adopting cri-dockerd's pods", () => {
       });
       assert.equal(readyAgain.status?.state, PodSandboxState.SANDBOX_READY);
       assert.equal(readyAgain.status?.network?.ip, web.ip);
-      const afterRestart = await waitFor("lines after the restart", () => {
-        const numbers = criLines(readFileSync(logPath, "utf8"), "one-");
-        return numbers.length > rotated.length + 5 ? numbers : undefined;
-      });
-      // Across berth's own restart, resuming shortly after a rotation: nothing is lost (the
-      // resume logic's margin may repeat a few lines here, which is berth's general resume
-      // behaviour, not adoption's; counted for the report).
-      const union = [...criLines(readFileSync(`${logPath}.1`, "utf8"), "one-"), ...afterRestart];
-      const max = Math.max(...union);
-      const seen = new Set(union);
-      assert.ok(
-        Array.from({ length: max + 1 }, (_, i) => i).every((i) => seen.has(i)),
-        "nothing lost across berth's restart",
+      const writtenBefore = {
+        one: linesAcross(oneRotated, logPath, "one-").length,
+        count: linesAcross(countRotated, countLog, "c-").length,
+      };
+      await waitFor("lines after the restart", () =>
+        linesAcross(oneRotated, logPath, "one-").length > writtenBefore.one + 30 &&
+        linesAcross(countRotated, countLog, "c-").length > writtenBefore.count + 30
+          ? true
+          : undefined,
       );
-      t.diagnostic(`lines repeated across berth's restart: ${union.length - seen.size}`);
+      const oneAll = linesAcross(oneRotated, logPath, "one-");
+      const countAll = linesAcross(countRotated, countLog, "c-");
+      assert.ok(consecutive(oneAll), `adopted: one-0.. without gaps or repeats: ${oneAll}`);
+      assert.ok(consecutive(countAll), `own: c-0.. without gaps or repeats: ${countAll}`);
 
       // No container was restarted, recreated or renamed.
       for (const [id, before] of inspected) {

@@ -65,6 +65,10 @@ export interface FixtureContainer {
   annotations?: Record<string, string>;
   /** Started (default) or only created. */
   start?: boolean;
+  /** The CRI's stdin, stdin_once and tty, as cri-dockerd passes them to the engine. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  tty?: boolean;
 }
 
 export interface FixturePod {
@@ -95,9 +99,15 @@ const annotationLabels = (annotations: Record<string, string> | undefined) =>
 export async function makeCriDockerdPod(node: CriDockerdNode, pod: FixturePod): Promise<MadePod> {
   const attempt = pod.attempt ?? 0;
   const sandboxName = `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_${attempt}`;
+  // cri-dockerd also hands the hostPort mappings to the engine, which ignores them in
+  // NetworkMode none (CNI's portmap does the NAT).
+  const published = (pod.portMappings ?? []).filter((m) => m.hostPort > 0 && !pod.hostNetwork);
+  const portKey = (m: { protocol: string; containerPort: number }) =>
+    `${m.containerPort}/${m.protocol.toLowerCase()}`;
   const { Id: sandboxId } = await node.docker.createContainer(sandboxName, {
     Image: node.pauseImage,
     Hostname: pod.hostname ?? pod.name,
+    ExposedPorts: Object.fromEntries(published.map((m) => [portKey(m), {}])),
     Labels: {
       ...pod.labels,
       ...annotationLabels(pod.annotations),
@@ -106,6 +116,9 @@ export async function makeCriDockerdPod(node: CriDockerdNode, pod: FixturePod): 
     },
     HostConfig: {
       NetworkMode: pod.hostNetwork ? "host" : "none",
+      PortBindings: Object.fromEntries(
+        published.map((m) => [portKey(m), [{ HostIp: "", HostPort: String(m.hostPort) }]]),
+      ),
       IpcMode: "shareable",
       SecurityOpt: ["no-new-privileges"],
       CpuShares: 2,
@@ -139,6 +152,9 @@ export async function makeCriDockerdPod(node: CriDockerdNode, pod: FixturePod): 
       {
         Image: container.image,
         Entrypoint: container.command,
+        OpenStdin: container.stdin ?? false,
+        StdinOnce: container.stdinOnce ?? false,
+        Tty: container.tty ?? false,
         Labels: {
           ...container.labels,
           ...annotationLabels(container.annotations),
@@ -151,6 +167,7 @@ export async function makeCriDockerdPod(node: CriDockerdNode, pod: FixturePod): 
           IpcMode: `container:${sandboxId}`,
           PidMode: `container:${sandboxId}`,
           LogConfig: { Type: "json-file", Config: {} },
+          RestartPolicy: { Name: "no" },
           SecurityOpt: ["seccomp=unconfined"],
         },
       },
