@@ -1,5 +1,9 @@
 import { type ContainerFilter, ContainerState, Signal } from "../gen/runtime/v1/api_pb.js";
-import { criDockerdStatusImageRef, listedCreatedAt } from "../store/cri-dockerd-records.ts";
+import {
+  criDockerdStatusImage,
+  criDockerdStatusImageRef,
+  listedCreatedAt,
+} from "../store/cri-dockerd-records.ts";
 import type { ContainerRecord } from "../store/records.ts";
 import { matchesLabels } from "./sandbox-convert.ts";
 
@@ -145,7 +149,12 @@ export function toCriContainerStatus(
     startedAt,
     finishedAt,
     exitCode: state === ContainerState.CONTAINER_EXITED ? record.process.exitCode : 0,
-    image: imageSpecOf(record, names),
+    image: record.criDockerd
+      ? {
+          ...imageSpecOf(record, names),
+          image: criDockerdStatusImage(record.userImage, names?.repoTags),
+        }
+      : imageSpecOf(record, names),
     imageRef: record.criDockerd
       ? criDockerdStatusImageRef(record.imageId, names?.repoDigests[0])
       : imageRefOf(record, names),

@@ -7,6 +7,7 @@ import {
   criDockerdContainerOf,
   criDockerdKindOf,
   criDockerdSandboxOf,
+  criDockerdStatusImage,
   criDockerdStatusImageRef,
   listedCreatedAt,
   parseCriDockerdName,
@@ -224,6 +225,15 @@ describe("reported as cri-dockerd reported it", () => {
     const createdAt = 1_796_136_936_248_178_347n;
     assert.equal(listedCreatedAt({ createdAt, criDockerd: true }), 1_796_136_936_000_000_000n);
     assert.equal(listedCreatedAt({ createdAt }), createdAt);
+  });
+
+  test("ContainerStatus image is the image's first tag", () => {
+    assert.equal(
+      criDockerdStatusImage("busybox:1", ["reg:5000/busybox:1", "busybox:1"]),
+      "reg:5000/busybox:1",
+    );
+    assert.equal(criDockerdStatusImage("busybox:1", []), "busybox:1");
+    assert.equal(criDockerdStatusImage("busybox:1", undefined), "busybox:1");
   });
 
   test("ContainerStatus image_ref carries dockershim's prefixes", () => {

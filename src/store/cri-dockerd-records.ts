@@ -229,6 +229,15 @@ export function listedCreatedAt(record: { createdAt: bigint; criDockerd?: boolea
 }
 
 /**
+ * cri-dockerd's ContainerStatus image: the image's first tag, whatever name the container was
+ * created with (its ListContainers answers that name); the kubelet shows it as the pod
+ * status' `image`.
+ */
+export function criDockerdStatusImage(configImage: string, repoTags: string[] | undefined): string {
+  return repoTags?.[0] ?? configImage;
+}
+
+/**
  * cri-dockerd's ContainerStatus.image_ref: `docker-pullable://<repo digest>` when the image
  * has one, else `docker://<image id>` (its ListContainers answers the bare image ID).
  */

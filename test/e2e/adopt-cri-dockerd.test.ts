@@ -418,7 +418,10 @@ describe("adopting cri-dockerd's pods", () => {
       // As cri-dockerd reported them: the pod status' imageID (ContainerStatus.image_ref) with
       // dockershim's prefixes, the list's image_ref the bare image ID, list times in seconds.
       const imageId = inspected.get(one)?.Image ?? "";
-      const digest = (await docker.findImage(imageId))?.RepoDigests?.[0];
+      const image = await docker.findImage(imageId);
+      const digest = image?.RepoDigests?.[0];
+      // Its status names the image by its first tag; its list by the name the container has.
+      assert.equal(oneStatus?.image?.image, image?.RepoTags?.[0] ?? fx.images.busybox);
       assert.equal(
         oneStatus?.imageRef,
         digest ? `docker-pullable://${digest}` : `docker://${imageId}`,
@@ -426,6 +429,7 @@ describe("adopting cri-dockerd's pods", () => {
       assert.equal(oneStatus?.imageId, imageId);
       const listedOne = containers.find((c) => c.id === one);
       assert.equal(listedOne?.imageRef, imageId);
+      assert.equal(listedOne?.image?.image, fx.images.busybox);
       assert.equal(listedOne?.createdAt, wholeSeconds(inspected.get(one)?.Created));
 
       // Exec and port-forward into the adopted pod, stats of its container.
