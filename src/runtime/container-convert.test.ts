@@ -4,7 +4,13 @@ import { create } from "@bufbuild/protobuf";
 import { UNSET_APPLIED } from "../../test/support/store-records.ts";
 import { ContainerConfigSchema, ContainerState } from "../gen/runtime/v1/api_pb.js";
 import type { ContainerRecord, ProcessState } from "../store/records.ts";
-import { containerState, exitReason, processTimes } from "./container-convert.ts";
+import {
+  containerState,
+  exitReason,
+  processTimes,
+  toCriContainer,
+  toCriContainerStatus,
+} from "./container-convert.ts";
 
 const CREATED = 1_000n;
 
@@ -71,5 +77,35 @@ describe("processTimes", () => {
     assert.equal(state, ContainerState.CONTAINER_EXITED);
     assert.equal(exitReason(r, state), "ContainerCannotRun");
     assert.deepEqual(processTimes(r, state), { startedAt: CREATED, finishedAt: CREATED });
+  });
+});
+
+describe("adopted containers are reported as cri-dockerd reported them", () => {
+  const names = {
+    repoTags: ["reg:5000/busybox:1", "busybox:1"],
+    repoDigests: [`reg:5000/busybox@sha256:${"d".repeat(64)}`],
+  };
+  const at = 1_796_136_936_248_178_347n;
+
+  test("cri-dockerd's: list in whole seconds and the bare ID; status with its prefixes", () => {
+    const adopted = { ...record({ status: "running" }), createdAt: at, criDockerd: true };
+    const listed = toCriContainer(adopted, names);
+    assert.equal(listed.createdAt, 1_796_136_936_000_000_000n);
+    assert.equal(listed.imageRef, adopted.imageId);
+    assert.equal(listed.image.image, "busybox");
+    const status = toCriContainerStatus(adopted, names, undefined);
+    assert.equal(status.createdAt, at);
+    assert.equal(status.imageRef, `docker-pullable://${names.repoDigests[0]}`);
+    assert.equal(status.image.image, "reg:5000/busybox:1");
+    const undigested = toCriContainerStatus(adopted, { repoTags: [], repoDigests: [] }, undefined);
+    assert.equal(undigested.imageRef, `docker://${adopted.imageId}`);
+  });
+
+  test("berth's own: nanoseconds and containerd's image refs", () => {
+    const own = { ...record({ status: "running" }), createdAt: at };
+    assert.equal(toCriContainer(own, names).createdAt, at);
+    assert.equal(toCriContainer(own, names).imageRef, names.repoDigests[0]);
+    assert.equal(toCriContainerStatus(own, names, undefined).imageRef, names.repoDigests[0]);
+    assert.equal(toCriContainerStatus(own, names, undefined).image.image, "busybox");
   });
 });
