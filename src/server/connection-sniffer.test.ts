@@ -38,7 +38,7 @@ function headers(authority: string): Buffer {
 let dir: string;
 let server: Server;
 let path: string;
-let accepted: Array<(socket: Socket) => void> = [];
+const accepted: Array<(socket: Socket) => void> = [];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "berth-sniffer-"));
