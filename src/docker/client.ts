@@ -14,8 +14,9 @@ import {
   DockerError,
   dockerErrorFromResponse,
   dockerErrorFromTransport,
-  engineWentAway,
+  type EngineLiveness,
   isNotFound,
+  serverFailure,
 } from "./errors.ts";
 import { hijack } from "./hijack.ts";
 import { firstFileOfTar } from "./tar-file.ts";
@@ -60,6 +61,8 @@ export class DockerClient {
   readonly #endpoint: DockerEndpoint;
   readonly #transport: Transport;
   #apiVersion: Promise<string> | undefined;
+  /** When (performance.now()) a request last found the engine unreachable. */
+  #lastOutage = Number.NEGATIVE_INFINITY;
 
   /**
    * `connections`: the pool's bound; null for unbounded (a client that holds one long
@@ -74,7 +77,7 @@ export class DockerClient {
   }
 
   async close(): Promise<void> {
-    this.#transport.agent.destroy();
+    this.#transport.close();
   }
 
   /** The negotiated API version, e.g. "1.41". Renegotiated after the engine was unreachable. */
@@ -129,12 +132,23 @@ export class DockerClient {
   /** A request whose body is ignored; fails on any non-2xx status. */
   async #call(method: string, path: string, options: RequestOptions): Promise<void> {
     const response = await this.#send(method, path, options);
-    await readText(response.body);
+    await this.#bodyOf(response, options);
   }
 
   async #json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const response = await this.#send(method, path, options);
-    return JSON.parse(await readText(response.body)) as T;
+    return JSON.parse(await this.#bodyOf(response, options)) as T;
+  }
+
+  /** A body cut short is the engine going away mid-answer, like a failed connection. */
+  async #bodyOf(response: DockerResponse, options: RequestOptions): Promise<string> {
+    try {
+      return await readText(response.body);
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      this.#lastOutage = performance.now();
+      throw dockerErrorFromTransport(err, options.what);
+    }
   }
 
   /**
@@ -143,6 +157,7 @@ export class DockerClient {
    */
   async #send(method: string, path: string, options: RequestOptions): Promise<DockerResponse> {
     const version = await this.apiVersion(options.signal);
+    const sent = performance.now();
     const response = await this.#raw(method, `/v${version}${path}`, options);
     // 304: the engine says the container already is in the asked state (started, stopped).
     if ((response.statusCode >= 200 && response.statusCode < 300) || response.statusCode === 304) {
@@ -150,23 +165,25 @@ export class DockerClient {
     }
     const text = await readText(response.body).catch(() => "");
     const failure = dockerErrorFromResponse(response.statusCode, text, options.what);
-    // An engine going down fails what it was doing with a 500 ("cannot start a stopped
-    // process") and then stops answering: that is the engine being unavailable, not a fault
-    // of the request, and the caller should retry once it is back.
-    if (failure.kind === "Internal" && !(await this.#answers())) {
-      throw engineWentAway(failure);
+    if (failure.kind === "Internal" && response.statusCode >= 500) {
+      throw serverFailure(failure, await this.#liveness(sent));
     }
     throw failure;
   }
 
-  /** Whether the engine answers a ping within a second. */
-  async #answers(): Promise<boolean> {
+  /**
+   * Whether the engine still takes new connections, and whether it was found unreachable
+   * since `sent`: what tells a 5xx of an engine going down from one of a working engine.
+   */
+  async #liveness(sent: number): Promise<EngineLiveness> {
+    let answersNewConnection = false;
     try {
-      await this.ping(AbortSignal.timeout(1000));
-      return true;
+      answersNewConnection = (await this.#transport.probe(AbortSignal.timeout(1000))) === 200;
     } catch {
-      return false;
+      // refused, socket gone, or no answer within the second: not taking connections
     }
+    if (!answersNewConnection) this.#lastOutage = performance.now();
+    return { answersNewConnection, wentAwayMeanwhile: this.#lastOutage > sent };
   }
 
   async #raw(method: string, path: string, options: RequestOptions): Promise<DockerResponse> {
@@ -200,6 +217,7 @@ export class DockerClient {
       const failure = dockerErrorFromTransport(err, options.what);
       // The engine may come back as a different version: negotiate again next time.
       if (failure instanceof DockerError) this.#apiVersion = undefined;
+      this.#lastOutage = performance.now();
       throw failure;
     }
   }
@@ -519,7 +537,6 @@ export async function readText(body: IncomingMessage): Promise<string> {
 }
 
 interface Transport {
-  agent: HttpAgent;
   send(
     method: string,
     path: string,
@@ -527,6 +544,12 @@ interface Transport {
     body: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<IncomingMessage>;
+  /**
+   * GET /_ping over a connection of its own, never a kept-alive one: an engine shutting
+   * down still answers on the connections it has. Answers the HTTP status.
+   */
+  probe(signal: AbortSignal): Promise<number>;
+  close(): void;
 }
 
 /**
@@ -545,31 +568,49 @@ const IDLE_CONNECTION_MS = 10_000;
 function createTransport(endpoint: DockerEndpoint, connections: number | null): Transport {
   const maxSockets = connections ?? Number.POSITIVE_INFINITY;
   const tls = endpoint.kind === "tcp" ? endpoint.tls : undefined;
-  const agent = tls
-    ? new HttpsAgent({
-        keepAlive: true,
-        maxSockets,
-        timeout: IDLE_CONNECTION_MS,
-        ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
-        cert: tls.certFile ? readFileSync(tls.certFile) : undefined,
-        key: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
-        rejectUnauthorized: tls.verify,
-      })
-    : new HttpAgent({ keepAlive: true, maxSockets, timeout: IDLE_CONNECTION_MS });
+  const tlsOptions = tls && {
+    ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+    cert: tls.certFile ? readFileSync(tls.certFile) : undefined,
+    key: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
+    rejectUnauthorized: tls.verify,
+  };
+  const agentOf = (keepAlive: boolean) =>
+    tlsOptions
+      ? new HttpsAgent({ keepAlive, maxSockets, timeout: IDLE_CONNECTION_MS, ...tlsOptions })
+      : new HttpAgent({ keepAlive, maxSockets, timeout: IDLE_CONNECTION_MS });
+  const agent = agentOf(true);
+  const probeAgent = agentOf(false);
   const target =
     endpoint.kind === "unix"
       ? { socketPath: endpoint.socketPath, host: "docker" }
       : { host: endpoint.host, port: endpoint.port };
   const request = tls ? httpsRequest : httpRequest;
+  const send = (
+    via: HttpAgent,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ) =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const outgoing = request(
+        { ...target, agent: via, method, path, headers, signal },
+        (response) => resolve(response),
+      );
+      outgoing.once("error", reject);
+      outgoing.end(body);
+    });
   return {
-    agent,
-    send: (method, path, headers, body, signal) =>
-      new Promise<IncomingMessage>((resolve, reject) => {
-        const outgoing = request({ ...target, agent, method, path, headers, signal }, (response) =>
-          resolve(response),
-        );
-        outgoing.once("error", reject);
-        outgoing.end(body);
-      }),
+    send: (method, path, headers, body, signal) => send(agent, method, path, headers, body, signal),
+    probe: async (signal) => {
+      const response = await send(probeAgent, "GET", "/_ping", {}, undefined, signal);
+      response.resume();
+      return response.statusCode ?? 0;
+    },
+    close: () => {
+      agent.destroy();
+      probeAgent.destroy();
+    },
   };
 }

@@ -8,6 +8,7 @@ import {
   ignoreNotFound,
   kindOfStatus,
   removedUnlessPresent,
+  serverFailure,
 } from "./errors.ts";
 
 describe("kindOfStatus", () => {
@@ -164,4 +165,56 @@ describe("removedUnlessPresent", () => {
       /unreachable/,
     );
   });
+});
+
+describe("serverFailure: a 5xx of an engine going down is Unavailable", () => {
+  const answered = (status: number) =>
+    dockerErrorFromResponse(status, '{"message":"transport is closing: unavailable"}', "start");
+  const working = { answersNewConnection: true, wentAwayMeanwhile: false };
+  const stopping = { answersNewConnection: false, wentAwayMeanwhile: false };
+  const restarted = { answersNewConnection: true, wentAwayMeanwhile: true };
+  const cases: Array<{
+    name: string;
+    status: number;
+    liveness: typeof working;
+    kind: ErrorKind;
+    why?: RegExp;
+  }> = [
+    { name: "a 500 of a working engine", status: 500, liveness: working, kind: "Internal" },
+    {
+      name: "a 500, and then no new connection answered",
+      status: 500,
+      liveness: stopping,
+      kind: "Unavailable",
+      why: /\(and then Docker Engine stopped answering new connections: it is going down or restarting\)$/,
+    },
+    {
+      name: "a 500 answered across an outage seen meanwhile",
+      status: 500,
+      liveness: restarted,
+      kind: "Unavailable",
+      why: /\(and Docker Engine went away while it ran: it restarted meanwhile\)$/,
+    },
+    { name: "a 502 of a stopping engine", status: 502, liveness: stopping, kind: "Unavailable" },
+    { name: "a 404 of a stopping engine", status: 404, liveness: stopping, kind: "NotFound" },
+    {
+      name: "a 409 across an outage",
+      status: 409,
+      liveness: restarted,
+      kind: "FailedPrecondition",
+    },
+    { name: "a 501 of a stopping engine", status: 501, liveness: stopping, kind: "Unimplemented" },
+  ];
+  for (const { name, status, liveness, kind, why } of cases) {
+    test(`${name} → ${kind}`, () => {
+      const failure = answered(status);
+      const mapped = serverFailure(failure, liveness);
+      assert.equal(mapped.kind, kind);
+      assert.equal(mapped.statusCode, status, "the engine's status is kept");
+      assert.ok(mapped.message.startsWith("start: transport is closing"), mapped.message);
+      if (why) assert.match(mapped.message, why);
+      if (kind === failure.kind) assert.equal(mapped, failure, "passed on unchanged");
+      else assert.equal(mapped.cause, failure);
+    });
+  }
 });

@@ -73,16 +73,44 @@ export function dockerErrorFromTransport(err: unknown, what: string): Error {
 }
 
 /**
- * A request the engine failed (HTTP 500) just before it stopped answering: it went down (or
- * is restarting) in the middle of it.
+ * What the client found out about the engine after it failed a request with a 5xx: the
+ * engine's own answer cannot tell "this request is wrong" from "I am shutting down".
  */
-export function engineWentAway(failure: DockerError): DockerError {
-  return new DockerError(
-    "Unavailable",
-    `${failure.message} (and then Docker Engine stopped answering: it is going down or restarting)`,
-    failure.statusCode,
-    failure,
-  );
+export interface EngineLiveness {
+  /** A new connection to the engine was accepted and answered a ping (within a second). */
+  answersNewConnection: boolean;
+  /** Some request found the engine unreachable while this one was in flight. */
+  wentAwayMeanwhile: boolean;
+}
+
+/**
+ * A 5xx the engine answered while it was going down is the engine being unavailable, not a
+ * fault of the request: the caller should retry once it is back. An engine stops accepting
+ * connections before it begins shutting down (Docker 20.10 closes its listener first, then
+ * stops containers, libnetwork and containerd, and keeps answering the connections already
+ * open meanwhile, with 500s, pings included), so a ping over a new connection tells a
+ * stopping engine apart without reading its messages. A request in flight across a whole
+ * restart (the engine gone and back before the ping) is told by an outage seen meanwhile.
+ */
+export function serverFailure(failure: DockerError, liveness: EngineLiveness): DockerError {
+  if (failure.kind !== "Internal" || (failure.statusCode ?? 0) < 500) return failure;
+  if (!liveness.answersNewConnection) {
+    return engineWentAway(
+      failure,
+      "and then Docker Engine stopped answering new connections: it is going down or restarting",
+    );
+  }
+  if (liveness.wentAwayMeanwhile) {
+    return engineWentAway(
+      failure,
+      "and Docker Engine went away while it ran: it restarted meanwhile",
+    );
+  }
+  return failure;
+}
+
+function engineWentAway(failure: DockerError, why: string): DockerError {
+  return new DockerError("Unavailable", `${failure.message} (${why})`, failure.statusCode, failure);
 }
 
 /**
