@@ -262,6 +262,13 @@ describe("Docker Engine restarted under load", () => {
     t.diagnostic(
       `${outcomes.length} calls, ${failures.length} failed; by RPC and code: ${[...byCode].map(([key, n]) => `${key}=${n}`).join(", ")}`,
     );
+    // How many of those were 5xx answers berth told apart as the engine going away.
+    const shutdownAnswers = failures.filter((o) =>
+      /\((and then Docker Engine stopped answering new connections|and Docker Engine went away while it ran)/.test(
+        o.details,
+      ),
+    );
+    t.diagnostic(`${shutdownAnswers.length} of them were 5xx answers of the engine going away`);
     const unexpected = failures.filter(
       (o) =>
         !RETRYABLE.has(o.code as status) &&
