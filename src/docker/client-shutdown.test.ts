@@ -20,12 +20,15 @@ let dir: string;
 let socketPath: string;
 let listener: Listener | undefined;
 let routes: Map<string, Route>;
+/** The paths the engine was asked, unversioned. */
+let seen: string[];
 let client: DockerClient;
 
 const engine = createServer((request, response) => {
   request.resume();
   request.on("end", () => {
     const path = (request.url ?? "").split("?")[0] ?? "";
+    seen.push(path.replace(/^\/v[\d.]+/, ""));
     if (path === "/_ping") {
       response.writeHead(200, { "content-type": "text/plain" });
       response.end("OK");
@@ -78,6 +81,7 @@ after(async () => {
 });
 beforeEach(async () => {
   routes = new Map();
+  seen = [];
   await listen();
   client = new DockerClient({ kind: "unix", socketPath });
   // Negotiated, so kept-alive connections exist as they do on a busy node.
@@ -90,7 +94,7 @@ afterEach(async () => {
 });
 
 describe("DockerClient: a 500 of an engine shutting down", () => {
-  test("is UNAVAILABLE while the engine takes no new connections, though open ones still answer pings", async () => {
+  test("is UNAVAILABLE while the engine takes no new connections; nothing more goes over the open ones", async () => {
     routes.set("POST /containers/x/start", (_q, r) => {
       void stopListening().then(() => fiveHundred(r));
     });
@@ -104,8 +108,18 @@ describe("DockerClient: a 500 of an engine shutting down", () => {
       );
       return true;
     });
-    // The shape that makes a ping on the client's own pool useless here.
-    await client.ping();
+    // The engine would still answer on the connections it has; they are not used again.
+    await assert.rejects(
+      client.inspectContainer("z"),
+      (err) => err instanceof DockerError && err.kind === "Unavailable",
+    );
+    assert.ok(!seen.includes("/containers/z/json"), "the stopping engine was not asked");
+    await listen();
+    routes.set("GET /containers/z/json", (_q, r) => {
+      r.writeHead(200, { "content-type": "application/json" });
+      r.end('{"Id":"z"}');
+    });
+    assert.equal((await client.inspectContainer("z")).Id, "z", "served again once it is back");
   });
 
   test("is INTERNAL while the engine takes new connections and nothing went away", async () => {

@@ -182,7 +182,12 @@ export class DockerClient {
     } catch {
       // refused, socket gone, or no answer within the second: not taking connections
     }
-    if (!answersNewConnection) this.#lastOutage = performance.now();
+    if (!answersNewConnection) {
+      this.#lastOutage = performance.now();
+      // Nothing more goes to the engine over the connections it had: it keeps serving them
+      // while it shuts down, and what it does then (creates, starts, removals) it does half.
+      this.#transport.reconnect();
+    }
     return { answersNewConnection, wentAwayMeanwhile: this.#lastOutage > sent };
   }
 
@@ -549,6 +554,11 @@ interface Transport {
    * down still answers on the connections it has. Answers the HTTP status.
    */
   probe(signal: AbortSignal): Promise<number>;
+  /**
+   * Later requests go over new connections: the kept-alive ones are closed once idle (the
+   * requests in flight on them finish or fail as the engine answers).
+   */
+  reconnect(): void;
   close(): void;
 }
 
@@ -578,7 +588,8 @@ function createTransport(endpoint: DockerEndpoint, connections: number | null): 
     tlsOptions
       ? new HttpsAgent({ keepAlive, maxSockets, timeout: IDLE_CONNECTION_MS, ...tlsOptions })
       : new HttpAgent({ keepAlive, maxSockets, timeout: IDLE_CONNECTION_MS });
-  const agent = agentOf(true);
+  let agent = agentOf(true);
+  const retired = new Set<HttpAgent>();
   const probeAgent = agentOf(false);
   const target =
     endpoint.kind === "unix"
@@ -608,8 +619,23 @@ function createTransport(endpoint: DockerEndpoint, connections: number | null): 
       response.resume();
       return response.statusCode ?? 0;
     },
+    reconnect: () => {
+      const old = agent;
+      agent = agentOf(true);
+      // No free socket kept: each one is closed as its request is done with it.
+      old.maxFreeSockets = 0;
+      for (const sockets of Object.values(old.freeSockets)) {
+        for (const socket of sockets ?? []) socket.destroy();
+      }
+      // Kept for close() while requests are in flight on them; bounded, as they end.
+      for (const earlier of retired) {
+        if (Object.keys(earlier.sockets).length === 0) retired.delete(earlier);
+      }
+      retired.add(old);
+    },
     close: () => {
       agent.destroy();
+      for (const old of retired) old.destroy();
       probeAgent.destroy();
     },
   };

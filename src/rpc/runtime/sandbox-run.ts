@@ -142,8 +142,9 @@ async function create(
       try {
         netnsPath = await s.netns.pin(id, started.record.process.pid);
       } catch (err) {
-        // Its namespace is gone when the pause process died meanwhile (the engine stopping).
-        if (!existsSync(`/proc/${started.record.process.pid}`)) {
+        // Its namespace is gone when the pause process died meanwhile (the engine stopping);
+        // a process that died but is not reaped yet keeps its /proc entry, not its namespaces.
+        if (!existsSync(`/proc/${started.record.process.pid}/ns/net`)) {
           throw pauseStopped(id, messageOf(err), err);
         }
         throw err;
