@@ -344,7 +344,16 @@ describe("Docker Engine restarted under load", () => {
     assert.deepEqual(
       (await testContainers()).map((c) => c.Id),
       [],
-      "no container left",
+      "no pause container left",
+    );
+    // The pods' own containers carry their sandbox's id, not the pods' labels.
+    const ofPods = (await docker.listContainers({ label: ["io.berth.managed=true"] })).filter((c) =>
+      seen.has(c.Labels?.["io.berth.sandbox-id"] ?? ""),
+    );
+    assert.deepEqual(
+      ofPods.map((c) => `${c.Id} ${c.Names?.[0] ?? ""} ${c.State}`),
+      [],
+      "no container of any pod left",
     );
     assert.deepEqual(reservationsOf(seen), [], "no IP reservation left");
     assert.deepEqual(natRulesOf(seen), [], "no per-pod NAT rule left");

@@ -134,6 +134,22 @@ describe("RemovePodSandbox", () => {
     assert.deepEqual(h.network.detachedIds(), [id]);
   });
 
+  test("removes a container of the sandbox the store never learned of (its create's refresh failed)", async () => {
+    const id = await runPod("web");
+    const { containerId = "" } = await rpc.createContainer(
+      create(CreateContainerRequestSchema, {
+        podSandboxId: id,
+        config: containerConfig("app", "busybox:latest"),
+        sandboxConfig: podConfig("web"),
+      }),
+      h.ctx,
+    );
+    h.services.store.delete(containerId);
+    await remove(id);
+    assert.deepEqual([...h.engine.containers.keys()], [], "the engine holds no container");
+    assert.equal(h.services.store.size.containers, 0);
+  });
+
   test("a failing CNI DEL fails Stop UNAVAILABLE and is retried by the next Stop or Remove", async () => {
     const id = await runPod("web");
     h.network.detachFailures.push(["CNI plugin flaky failed DEL on network fake-net: no"]);

@@ -1,6 +1,7 @@
 import { removeCriDockerdLeftovers } from "../../adopt/adopt-cri-dockerd.ts";
 import { ignoreNotFound, removedUnlessPresent } from "../../docker/errors.ts";
 import { unavailable } from "../../errors.ts";
+import { LABEL_SANDBOX_ID } from "../../store/labels.ts";
 import type { SandboxRecord } from "../../store/records.ts";
 import type { Services } from "../services.ts";
 import { removeContainer, withContainerLock } from "./container-lifecycle.ts";
@@ -82,6 +83,15 @@ export async function removeSandbox(
   signal: AbortSignal,
 ): Promise<void> {
   await stopSandbox(s, sandbox, signal);
+  // A container the store never learned of (created just before the engine went away, the
+  // refresh after it failing) is found by the engine's labels, the source of truth.
+  const inEngine = await s.docker.listContainers(
+    { label: [`${LABEL_SANDBOX_ID}=${sandbox.id}`] },
+    signal,
+  );
+  for (const { Id } of inEngine) {
+    if (!s.store.container(Id)) await s.sync.refresh(Id, signal);
+  }
   await Promise.all(
     s.store
       .containersOf(sandbox.id)
