@@ -1,5 +1,9 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ContainerSchema, type RuntimeService } from "../../gen/runtime/v1/api_pb.js";
+import {
+  type ContainerFilter,
+  ContainerSchema,
+  type RuntimeService,
+} from "../../gen/runtime/v1/api_pb.js";
 import type { ImageNames } from "../../image/image-lookup.ts";
 import { matchesContainerFilter, toCriContainer } from "../../runtime/container-convert.ts";
 import { preserialized, reusedRepeatedField } from "../../server/preserialized.ts";
@@ -36,9 +40,12 @@ function encoded(record: ContainerRecord, imageNames: ImageNames | undefined): U
 export function containerList(
   s: Services,
 ): ServiceHandlers<typeof RuntimeService>["listContainers"] {
-  // ListContainersResponse: field 1, repeated Container.
-  const answer = reusedRepeatedField(1);
+  // ListContainersResponse: field 1, repeated Container; relists and per-pod syncs each keep
+  // their own last answer (see sandboxList).
+  const answerAll = reusedRepeatedField(1);
+  const answerFiltered = reusedRepeatedField(1);
   return async (request, { signal }) => {
+    const answer = isEmptyFilter(request.filter) ? answerAll : answerFiltered;
     const items: Uint8Array[] = [];
     for (const record of s.store.containers()) {
       if (!matchesContainerFilter(record, request.filter)) continue;
@@ -59,4 +66,14 @@ export function containerStream(
     }
     await sendInPages(containers, (page) => send({ containers: page }));
   };
+}
+
+function isEmptyFilter(filter: ContainerFilter | undefined): boolean {
+  return (
+    !filter ||
+    (filter.id === "" &&
+      filter.podSandboxId === "" &&
+      !filter.state &&
+      Object.keys(filter.labelSelector).length === 0)
+  );
 }

@@ -26,9 +26,13 @@ const encodings = new WeakMap<SandboxRecord, { state: PodSandboxState; bytes: Ui
 
 /** Answered from the store: the kubelet relists every second. */
 export function sandboxList(s: Services): ServiceHandlers<typeof RuntimeService>["listPodSandbox"] {
-  // ListPodSandboxResponse: field 1, repeated PodSandbox.
-  const answer = reusedRepeatedField(1);
+  // ListPodSandboxResponse: field 1, repeated PodSandbox. The kubelet's relist (no filter)
+  // and its per-pod syncs (filtered) each keep their own last answer, so a sync between two
+  // relists does not make the next relist encode its whole answer again.
+  const answerAll = reusedRepeatedField(1);
+  const answerFiltered = reusedRepeatedField(1);
   return async (request) => {
+    const answer = isEmptyFilter(request.filter) ? answerAll : answerFiltered;
     const items: Uint8Array[] = [];
     for (const sandbox of s.store.sandboxes()) {
       const state = sandboxState(sandbox);
@@ -56,4 +60,10 @@ export function sandboxStream(
     const items = await listSandboxes(s, request.filter);
     await sendInPages(items, (page) => send({ podSandboxes: page }));
   };
+}
+
+function isEmptyFilter(filter: PodSandboxFilter | undefined): boolean {
+  return (
+    !filter || (filter.id === "" && !filter.state && Object.keys(filter.labelSelector).length === 0)
+  );
 }
