@@ -216,6 +216,8 @@ export interface ContainerInspect {
   ProcessLabel?: string;
   AppArmorProfile?: string;
   HostConfig: HostConfig;
+  /** The container's execs the engine still knows (running or exited, not yet reaped). */
+  ExecIDs?: string[] | null;
   Config: ContainerCreateBody & { Labels: Record<string, string> | null };
   Mounts: Array<{
     Type: string;

@@ -63,10 +63,16 @@ export function descendantsOf(root: number, parents: Map<number, number>): numbe
  * forks a new child between reading the tree and killing it; a second pass catches what was
  * forked before the stop landed.
  */
-export async function killProcessTree(pid: number): Promise<void> {
-  if (!Number.isInteger(pid) || pid <= 1) return;
-  const signalAll = (pids: number[], signal: NodeJS.Signals) => {
-    for (const p of pids) {
+export function killProcessTree(pid: number): Promise<void> {
+  return killProcessTrees([pid]);
+}
+
+/** killProcessTree for many processes at once, reading the host's process table twice in all. */
+export async function killProcessTrees(pids: number[]): Promise<void> {
+  const roots = pids.filter((pid) => Number.isInteger(pid) && pid > 1);
+  if (roots.length === 0) return;
+  const signalAll = (targets: number[], signal: NodeJS.Signals) => {
+    for (const p of targets) {
       try {
         process.kill(p, signal);
       } catch {
@@ -74,9 +80,10 @@ export async function killProcessTree(pid: number): Promise<void> {
       }
     }
   };
-  let tree = descendantsOf(pid, await readParentMap());
-  signalAll(tree, "SIGSTOP");
-  tree = descendantsOf(pid, await readParentMap());
+  const trees = (parents: Map<number, number>) =>
+    roots.flatMap((root) => descendantsOf(root, parents));
+  signalAll(trees(await readParentMap()), "SIGSTOP");
+  const tree = trees(await readParentMap());
   signalAll(tree, "SIGSTOP");
   signalAll(tree, "SIGKILL");
 }

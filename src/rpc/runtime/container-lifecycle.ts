@@ -1,5 +1,6 @@
 import { ignoreNotFound, removedUnlessPresent } from "../../docker/errors.ts";
 import type { ContainerRecord } from "../../store/records.ts";
+import { killExecsBeforeStop } from "../../streaming/container-execs.ts";
 import type { Services } from "../services.ts";
 
 /**
@@ -21,13 +22,17 @@ export async function withContainerLock(
   });
 }
 
-/** Stops with the container's stop signal, SIGKILL after `timeoutSeconds`. */
+/**
+ * Stops with the container's stop signal, SIGKILL after `timeoutSeconds`. Exec'd processes
+ * in a PID namespace the container does not own are killed first (killExecsBeforeStop).
+ */
 export async function stopContainer(
   s: Services,
   container: ContainerRecord,
   timeoutSeconds: number,
   signal: AbortSignal,
 ): Promise<void> {
+  await killExecsBeforeStop(s.docker, container.id, signal, s.log);
   await ignoreNotFound(s.docker.stopContainer(container.id, timeoutSeconds, signal));
   await s.sync.refresh(container.id, signal);
 }
@@ -38,6 +43,9 @@ export async function removeContainer(
   container: ContainerRecord,
   signal: AbortSignal,
 ): Promise<void> {
+  if (container.process.status === "running") {
+    await killExecsBeforeStop(s.docker, container.id, signal, s.log);
+  }
   await removedUnlessPresent(
     s.docker.removeContainer(container.id, signal),
     async () => (await s.docker.findContainer(container.id, signal)) !== undefined,

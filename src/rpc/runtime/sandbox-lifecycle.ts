@@ -3,6 +3,7 @@ import { ignoreNotFound, removedUnlessPresent } from "../../docker/errors.ts";
 import { unavailable } from "../../errors.ts";
 import { LABEL_SANDBOX_ID } from "../../store/labels.ts";
 import type { SandboxRecord } from "../../store/records.ts";
+import { killExecsBeforeStop } from "../../streaming/container-execs.ts";
 import type { Services } from "../services.ts";
 import { removeContainer, withContainerLock } from "./container-lifecycle.ts";
 
@@ -55,6 +56,7 @@ export async function stopSandbox(
       .containersOf(sandbox.id)
       .filter((container) => container.process.status === "running")
       .map(async (container) => {
+        await killExecsBeforeStop(s.docker, container.id, signal, s.log);
         await ignoreNotFound(s.docker.stopContainer(container.id, 0, signal));
         await s.sync.refresh(container.id, signal);
       }),

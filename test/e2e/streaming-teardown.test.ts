@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, test } from "node:test";
+import { type BerthProcess, startBerth } from "../support/berth-process.ts";
+import { writeTestNetwork } from "../support/cni.ts";
+import { testDocker } from "../support/docker.ts";
+import { loadFixtures } from "../support/fixtures.ts";
+import { podConfig } from "../support/pods.ts";
+import {
+  finishSpdySession,
+  openSpdySession,
+  type SpdySession,
+} from "../support/remote-command-client.ts";
+import { eventually } from "../support/streaming-pods.ts";
+
+/**
+ * A pod torn down while many exec sessions into its container are open: StopPodSandbox and
+ * RemovePodSandbox finish well within the kubelet's runtime request timeout, every session
+ * ends with the container (its client sees the streams close and the exit code the protocol
+ * carries), other CRI calls are not held up by the open sessions meanwhile, and nothing is
+ * left behind.
+ */
+const fx = loadFixtures();
+const cniDir = mkdtempSync(join(tmpdir(), "berth-teardown-cni-"));
+// A smaller count for a quick look by hand (the suite runs the full one).
+const EXEC_SESSIONS = Number(process.env.BERTH_TEARDOWN_EXECS ?? 100);
+const EXEC_BATCH = 25;
+/** The kubelet's default --runtime-request-timeout. */
+const KUBELET_REQUEST_TIMEOUT_MS = 120_000;
+/** berth closes engine connections idle for 10 s; the fd count settles after that. */
+const SETTLE_MS = 30_000;
+/** Docker reports an exec'd process killed by SIGKILL as 128 + 9. */
+const KILLED_EXIT_CODE = 137;
+let berth: BerthProcess;
+let pid: number;
+
+before(async () => {
+  writeTestNetwork(cniDir);
+  berth = await startBerth({ args: ["--cni-conf-dir", cniDir, "--log-level", "debug"] });
+  pid = berth.child.pid as number;
+});
+after(async () => {
+  await berth.stop();
+  rmSync(dirname(berth.rootDir), { recursive: true, force: true });
+  rmSync(cniDir, { recursive: true, force: true });
+});
+
+function fdCount(): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+async function runPod(name: string): Promise<{ podSandboxId: string; containerId: string }> {
+  const config = podConfig(name);
+  const { podSandboxId } = await berth.client.runtime.runPodSandbox({ config });
+  const { containerId } = await berth.client.runtime.createContainer({
+    podSandboxId,
+    sandboxConfig: config,
+    config: {
+      metadata: { name: "app", attempt: 0 },
+      image: { image: fx.images.busybox },
+      command: ["sleep", "3600"],
+    },
+  });
+  await berth.client.runtime.startContainer({ containerId });
+  return { podSandboxId, containerId };
+}
+
+async function openCat(containerId: string): Promise<SpdySession> {
+  const { url } = await berth.client.runtime.exec({
+    containerId,
+    cmd: ["cat"],
+    stdin: true,
+    stdout: true,
+  });
+  return openSpdySession(url, { stdin: true, stdout: true });
+}
+
+function secondsSince(started: number): string {
+  return ((performance.now() - started) / 1000).toFixed(2);
+}
+
+// A bound that lets after() clean up on a very slow machine rather than be killed mid-way.
+const TEST_TIMEOUT_MS = 600_000;
+
+test(`a pod with ${EXEC_SESSIONS} open exec sessions stops and is removed; the sessions end with it`, {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
+  // Warm-up, so that the baseline holds what berth creates once (engine connections, zlib).
+  const warm = await runPod("teardown-warm");
+  const warmSession = await openCat(warm.containerId);
+  await warmSession.stdin?.end();
+  await finishSpdySession(warmSession);
+  await berth.client.runtime.removePodSandbox({ podSandboxId: warm.podSandboxId });
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const baselineFds = fdCount();
+
+  const pod = await runPod("teardown");
+  const sessions: SpdySession[] = [];
+  while (sessions.length < EXEC_SESSIONS) {
+    const batch = Math.min(EXEC_BATCH, EXEC_SESSIONS - sessions.length);
+    sessions.push(
+      ...(await Promise.all(Array.from({ length: batch }, () => openCat(pod.containerId)))),
+    );
+  }
+  await Promise.all(sessions.map((s, i) => s.stdin?.write(`session ${i}\n`)));
+  const echoed = () => sessions.filter((s, i) => s.stdout?.text() === `session ${i}\n`).length;
+  await eventually(() => echoed() === sessions.length, 120_000);
+  assert.equal(echoed(), sessions.length, "every session echoes before the teardown");
+  t.diagnostic(`${EXEC_SESSIONS} sessions open: ${fdCount()} fds (baseline ${baselineFds})`);
+
+  // While they are open, calls on the same engine are answered, a new pod's included.
+  let started = performance.now();
+  const listed = await berth.client.runtime.listContainers({});
+  assert.ok(listed.containers.some((c) => c.id === pod.containerId));
+  const status = await berth.client.runtime.containerStatus({ containerId: pod.containerId });
+  assert.equal(status.status?.id, pod.containerId);
+  const other = await runPod("teardown-other");
+  await berth.client.runtime.removePodSandbox({ podSandboxId: other.podSandboxId });
+  t.diagnostic(`list, status and another pod's run and remove: ${secondsSince(started)} s`);
+
+  started = performance.now();
+  const ended = sessions.map(async (session) => {
+    const result = await finishSpdySession(session);
+    return { result, seconds: (performance.now() - started) / 1000 };
+  });
+  await berth.client.runtime.stopPodSandbox(
+    { podSandboxId: pod.podSandboxId },
+    { timeoutMs: KUBELET_REQUEST_TIMEOUT_MS },
+  );
+  t.diagnostic(`StopPodSandbox: ${secondsSince(started)} s`);
+  await berth.client.runtime.removePodSandbox(
+    { podSandboxId: pod.podSandboxId },
+    { timeoutMs: KUBELET_REQUEST_TIMEOUT_MS },
+  );
+  t.diagnostic(`StopPodSandbox and RemovePodSandbox: ${secondsSince(started)} s`);
+
+  const results = await Promise.all(ended);
+  const last = Math.max(...results.map((r) => r.seconds));
+  t.diagnostic(`every session ended ${last.toFixed(2)} s after the stop began`);
+  const codes = new Map<string, number>();
+  for (const { result } of results) {
+    const key = String(result.exitCode ?? result.status);
+    codes.set(key, (codes.get(key) ?? 0) + 1);
+  }
+  assert.deepEqual(
+    [...codes],
+    [[String(KILLED_EXIT_CODE), EXEC_SESSIONS]],
+    "every session reports the exit code of its killed process",
+  );
+
+  const docker = testDocker();
+  try {
+    for (const id of [pod.containerId, pod.podSandboxId]) {
+      assert.equal(await docker.findContainer(id), undefined, `container ${id} is removed`);
+    }
+  } finally {
+    await docker.close();
+  }
+  const listedAfter = await berth.client.runtime.listPodSandbox({});
+  assert.ok(!listedAfter.items.some((p) => p.id === pod.podSandboxId), "the sandbox is gone");
+  await eventually(() => fdCount() === baselineFds, SETTLE_MS);
+  assert.equal(fdCount(), baselineFds, "berth's open file descriptors are back to the baseline");
+});
