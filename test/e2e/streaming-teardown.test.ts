@@ -35,6 +35,8 @@ const SETTLE_MS = 30_000;
 const KILLED_EXIT_CODE = 137;
 let berth: BerthProcess;
 let pid: number;
+/** Every pod the test ran, removed in after() should the test fail half-way. */
+const pods: string[] = [];
 
 before(async () => {
   writeTestNetwork(cniDir);
@@ -42,6 +44,9 @@ before(async () => {
   pid = berth.child.pid as number;
 });
 after(async () => {
+  for (const podSandboxId of pods) {
+    await berth.client.runtime.removePodSandbox({ podSandboxId }).catch(() => {});
+  }
   await berth.stop();
   rmSync(dirname(berth.rootDir), { recursive: true, force: true });
   rmSync(cniDir, { recursive: true, force: true });
@@ -54,6 +59,7 @@ function fdCount(): number {
 async function runPod(name: string): Promise<{ podSandboxId: string; containerId: string }> {
   const config = podConfig(name);
   const { podSandboxId } = await berth.client.runtime.runPodSandbox({ config });
+  pods.push(podSandboxId);
   const { containerId } = await berth.client.runtime.createContainer({
     podSandboxId,
     sandboxConfig: config,
@@ -77,6 +83,19 @@ async function openCat(containerId: string): Promise<SpdySession> {
   return openSpdySession(url, { stdin: true, stdout: true });
 }
 
+/** `work`, failing with `what` if it has not settled within `ms`. */
+async function within<T>(work: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what()} within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function secondsSince(started: number): string {
   return ((performance.now() - started) / 1000).toFixed(2);
 }
@@ -87,6 +106,15 @@ const TEST_TIMEOUT_MS = 600_000;
 test(`a pod with ${EXEC_SESSIONS} open exec sessions stops and is removed; the sessions end with it`, {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
+  try {
+    await teardownWithSessions(t);
+  } catch (err) {
+    t.diagnostic(`berth's last output:\n${berth.output().slice(-6000)}`);
+    throw err;
+  }
+});
+
+async function teardownWithSessions(t: { diagnostic(message: string): void }): Promise<void> {
   // Warm-up, so that the baseline holds what berth creates once (engine connections, zlib).
   const warm = await runPod("teardown-warm");
   const warmSession = await openCat(warm.containerId);
@@ -100,9 +128,8 @@ test(`a pod with ${EXEC_SESSIONS} open exec sessions stops and is removed; the s
   const sessions: SpdySession[] = [];
   while (sessions.length < EXEC_SESSIONS) {
     const batch = Math.min(EXEC_BATCH, EXEC_SESSIONS - sessions.length);
-    sessions.push(
-      ...(await Promise.all(Array.from({ length: batch }, () => openCat(pod.containerId)))),
-    );
+    const opened = Promise.all(Array.from({ length: batch }, () => openCat(pod.containerId)));
+    sessions.push(...(await within(opened, 60_000, () => `${batch} more sessions did not open`)));
   }
   await Promise.all(sessions.map((s, i) => s.stdin?.write(`session ${i}\n`)));
   const echoed = () => sessions.filter((s, i) => s.stdout?.text() === `session ${i}\n`).length;
@@ -121,8 +148,10 @@ test(`a pod with ${EXEC_SESSIONS} open exec sessions stops and is removed; the s
   t.diagnostic(`list, status and another pod's run and remove: ${secondsSince(started)} s`);
 
   started = performance.now();
+  let endedCount = 0;
   const ended = sessions.map(async (session) => {
     const result = await finishSpdySession(session);
+    endedCount++;
     return { result, seconds: (performance.now() - started) / 1000 };
   });
   await berth.client.runtime.stopPodSandbox(
@@ -136,7 +165,11 @@ test(`a pod with ${EXEC_SESSIONS} open exec sessions stops and is removed; the s
   );
   t.diagnostic(`StopPodSandbox and RemovePodSandbox: ${secondsSince(started)} s`);
 
-  const results = await Promise.all(ended);
+  const results = await within(
+    Promise.all(ended),
+    KUBELET_REQUEST_TIMEOUT_MS,
+    () => `only ${endedCount} of ${EXEC_SESSIONS} sessions ended after the pod's removal`,
+  );
   const last = Math.max(...results.map((r) => r.seconds));
   t.diagnostic(`every session ended ${last.toFixed(2)} s after the stop began`);
   const codes = new Map<string, number>();
@@ -162,4 +195,4 @@ test(`a pod with ${EXEC_SESSIONS} open exec sessions stops and is removed; the s
   assert.ok(!listedAfter.items.some((p) => p.id === pod.podSandboxId), "the sandbox is gone");
   await eventually(() => fdCount() === baselineFds, SETTLE_MS);
   assert.equal(fdCount(), baselineFds, "berth's open file descriptors are back to the baseline");
-});
+}
