@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { type BerthProcess, startBerth } from "../support/berth-process.ts";
 import { writeTestNetwork } from "../support/cni.ts";
 import { testDocker } from "../support/docker.ts";
+import { NamespaceMode } from "../../src/gen/runtime/v1/api_pb.js";
 import { loadFixtures } from "../support/fixtures.ts";
 import { podConfig } from "../support/pods.ts";
 import {
@@ -20,7 +21,9 @@ import { eventually } from "../support/streaming-pods.ts";
  * RemovePodSandbox finish well within the kubelet's runtime request timeout, every session
  * ends with the container (its client sees the streams close and the exit code the protocol
  * carries), other CRI calls are not held up by the open sessions meanwhile, and nothing is
- * left behind.
+ * left behind. Both with the container in its pod's PID namespace (where the engine's shim,
+ * left to kill the exec'd processes itself, stalled the stop for a minute and Docker 20.10
+ * never closed the sessions) and in its own.
  */
 const fx = loadFixtures();
 const cniDir = mkdtempSync(join(tmpdir(), "berth-teardown-cni-"));
@@ -35,6 +38,8 @@ const SETTLE_MS = 30_000;
 const KILLED_EXIT_CODE = 137;
 let berth: BerthProcess;
 let pid: number;
+/** berth's open descriptors once warmed up (engine connections, zlib, the netns helper). */
+let baselineFds: number;
 /** Every pod the test ran, removed in after() should the test fail half-way. */
 const pods: string[] = [];
 
@@ -42,6 +47,13 @@ before(async () => {
   writeTestNetwork(cniDir);
   berth = await startBerth({ args: ["--cni-conf-dir", cniDir, "--log-level", "debug"] });
   pid = berth.child.pid as number;
+  const warm = await runPod("teardown-warm", NamespaceMode.POD);
+  const warmSession = await openCat(warm.containerId);
+  await warmSession.stdin?.end();
+  await within(finishSpdySession(warmSession), 60_000, () => "the warm-up session did not end");
+  await berth.client.runtime.removePodSandbox({ podSandboxId: warm.podSandboxId });
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  baselineFds = fdCount();
 });
 after(async () => {
   for (const podSandboxId of pods) {
@@ -56,7 +68,11 @@ function fdCount(): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-async function runPod(name: string): Promise<{ podSandboxId: string; containerId: string }> {
+/** A pod whose app container's PID namespace is `pid`: POD as crictl sends it, CONTAINER as the kubelet. */
+async function runPod(
+  name: string,
+  pidMode: NamespaceMode,
+): Promise<{ podSandboxId: string; containerId: string }> {
   const config = podConfig(name);
   const { podSandboxId } = await berth.client.runtime.runPodSandbox({ config });
   pods.push(podSandboxId);
@@ -67,6 +83,7 @@ async function runPod(name: string): Promise<{ podSandboxId: string; containerId
       metadata: { name: "app", attempt: 0 },
       image: { image: fx.images.busybox },
       command: ["sleep", "3600"],
+      linux: { securityContext: { namespaceOptions: { pid: pidMode } } },
     },
   });
   await berth.client.runtime.startContainer({ containerId });
@@ -103,28 +120,27 @@ function secondsSince(started: number): string {
 // A bound that lets after() clean up on a very slow machine rather than be killed mid-way.
 const TEST_TIMEOUT_MS = 600_000;
 
-test(`a pod with ${EXEC_SESSIONS} open exec sessions stops and is removed; the sessions end with it`, {
-  timeout: TEST_TIMEOUT_MS,
-}, async (t) => {
-  try {
-    await teardownWithSessions(t);
-  } catch (err) {
-    t.diagnostic(`berth's last output:\n${berth.output().slice(-6000)}`);
-    throw err;
-  }
-});
+for (const [pidNamespace, mode] of [
+  ["the pod's", NamespaceMode.POD],
+  ["its own", NamespaceMode.CONTAINER],
+] as const) {
+  test(`a pod with ${EXEC_SESSIONS} open exec sessions into a container in ${pidNamespace} PID namespace stops and is removed; the sessions end with it`, {
+    timeout: TEST_TIMEOUT_MS,
+  }, async (t) => {
+    try {
+      await teardownWithSessions(t, mode);
+    } catch (err) {
+      t.diagnostic(`berth's last output:\n${berth.output().slice(-6000)}`);
+      throw err;
+    }
+  });
+}
 
-async function teardownWithSessions(t: { diagnostic(message: string): void }): Promise<void> {
-  // Warm-up, so that the baseline holds what berth creates once (engine connections, zlib).
-  const warm = await runPod("teardown-warm");
-  const warmSession = await openCat(warm.containerId);
-  await warmSession.stdin?.end();
-  await finishSpdySession(warmSession);
-  await berth.client.runtime.removePodSandbox({ podSandboxId: warm.podSandboxId });
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const baselineFds = fdCount();
-
-  const pod = await runPod("teardown");
+async function teardownWithSessions(
+  t: { diagnostic(message: string): void },
+  pidMode: NamespaceMode,
+): Promise<void> {
+  const pod = await runPod("teardown", pidMode);
   const sessions: SpdySession[] = [];
   while (sessions.length < EXEC_SESSIONS) {
     const batch = Math.min(EXEC_BATCH, EXEC_SESSIONS - sessions.length);
@@ -143,7 +159,7 @@ async function teardownWithSessions(t: { diagnostic(message: string): void }): P
   assert.ok(listed.containers.some((c) => c.id === pod.containerId));
   const status = await berth.client.runtime.containerStatus({ containerId: pod.containerId });
   assert.equal(status.status?.id, pod.containerId);
-  const other = await runPod("teardown-other");
+  const other = await runPod("teardown-other", pidMode);
   await berth.client.runtime.removePodSandbox({ podSandboxId: other.podSandboxId });
   t.diagnostic(`list, status and another pod's run and remove: ${secondsSince(started)} s`);
 
