@@ -3,10 +3,10 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
+import { NamespaceMode } from "../../src/gen/runtime/v1/api_pb.js";
 import { type BerthProcess, startBerth } from "../support/berth-process.ts";
 import { writeTestNetwork } from "../support/cni.ts";
 import { testDocker } from "../support/docker.ts";
-import { NamespaceMode } from "../../src/gen/runtime/v1/api_pb.js";
 import { loadFixtures } from "../support/fixtures.ts";
 import { podConfig } from "../support/pods.ts";
 import {
