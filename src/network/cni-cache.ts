@@ -2,7 +2,7 @@ import { readdir, readFile, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { readTextIfPresent } from "../util/read-optional.ts";
-import { isResultObject } from "./cni-result.ts";
+import { isResultObject, isStringPairs } from "./cni-result.ts";
 
 export const CACHE_KIND = "berthCniCacheV1";
 
@@ -80,16 +80,7 @@ export function parseCacheEntry(text: string, path: string): CniCacheEntry {
     throw bad('"config" is not {file, raw}');
   }
   const args = parsed.cniArgs;
-  if (
-    !Array.isArray(args) ||
-    !args.every(
-      (pair) =>
-        Array.isArray(pair) &&
-        pair.length === 2 &&
-        typeof pair[0] === "string" &&
-        typeof pair[1] === "string",
-    )
-  ) {
+  if (!isStringPairs(args)) {
     throw bad('"cniArgs" is not a list of [key, value] strings');
   }
   if (!isResultObject(parsed.capabilityArgs)) throw bad('"capabilityArgs" is not an object');

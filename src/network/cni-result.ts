@@ -25,6 +25,20 @@ export function isResultObject(value: unknown): value is Record<string, unknown>
   return !!value && typeof value === "object" && !Array.isArray(value);
 }
 
+/** libcni's CNI_ARGS as its cache keeps them: a list of [key, value] string pairs. */
+export function isStringPairs(value: unknown): value is Array<[string, string]> {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (pair) =>
+        Array.isArray(pair) &&
+        pair.length === 2 &&
+        typeof pair[0] === "string" &&
+        typeof pair[1] === "string",
+    )
+  );
+}
+
 /**
  * The pod's addresses from the final ADD result, IPv4 first (the CRI's primary pod IP, as
  * dual-stack Kubernetes expects), each family in result order.

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { readTextIfPresent } from "../util/read-optional.ts";
 import { CACHE_KIND, type CniCacheEntry } from "./cni-cache.ts";
-import { isResultObject } from "./cni-result.ts";
+import { isResultObject, isStringPairs } from "./cni-result.ts";
 
 /**
  * libcni's own result cache, which cri-dockerd's CNI plugin writes through libcni (0.3 and 0.4
@@ -79,17 +79,7 @@ export function parseLibcniCacheEntry(text: string): LibcniCacheEntry | string {
     return "config is not base64 of JSON";
   }
   const args = parsed.cniArgs ?? [];
-  if (
-    !Array.isArray(args) ||
-    !args.every(
-      (pair) =>
-        Array.isArray(pair) &&
-        pair.length === 2 &&
-        typeof pair[0] === "string" &&
-        typeof pair[1] === "string",
-    )
-  )
-    return '"cniArgs" is not a list of [key, value] strings';
+  if (!isStringPairs(args)) return '"cniArgs" is not a list of [key, value] strings';
   const capabilityArgs = parsed.capabilityArgs ?? {};
   if (!isResultObject(capabilityArgs)) return '"capabilityArgs" is not an object';
   if (parsed.result !== undefined && !isResultObject(parsed.result))

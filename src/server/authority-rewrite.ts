@@ -17,8 +17,9 @@ import hpack, { type Compressor, type Decompressor, type HpackHeader } from "hpa
  * whatever the client's holds.
  */
 
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const FRAME_HEADER_BYTES = 9;
+/** The client connection preface, and the size of every frame's header (RFC 9113). */
+export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+export const FRAME_HEADER_BYTES = 9;
 const TYPE_HEADERS = 0x1;
 const TYPE_CONTINUATION = 0x9;
 const FLAG_END_STREAM = 0x1;

@@ -1,5 +1,10 @@
 import type { Socket } from "node:net";
-import { AuthorityRewriter, HeaderRewriteError } from "./authority-rewrite.ts";
+import {
+  AuthorityRewriter,
+  FRAME_HEADER_BYTES,
+  HeaderRewriteError,
+  PREFACE,
+} from "./authority-rewrite.ts";
 
 /**
  * Decides, before grpc-js sees a connection, whether its client needs the `:authority`
@@ -20,8 +25,6 @@ export type ConnectionRoute =
   | { kind: "native" }
   | { kind: "rewrite"; rewriter: AuthorityRewriter; pieces: Buffer[] };
 
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const FRAME_HEADER_BYTES = 9;
 const TYPE_SETTINGS = 0x4;
 const FLAG_ACK = 0x1;
 /** An empty SETTINGS frame on stream 0: changes nothing, only asks for an ACK. */
