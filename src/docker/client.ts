@@ -1,13 +1,9 @@
 import { readFileSync } from "node:fs";
-import {
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-} from "node:http";
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { recordDockerRequest } from "../metrics/record.ts";
+import { nodeHttp } from "../util/node-http.ts";
 import { negotiateApiVersion } from "./api-version.ts";
 import type { DockerEndpoint } from "./endpoint.ts";
 import {
@@ -587,7 +583,7 @@ function createTransport(endpoint: DockerEndpoint, connections: number | null): 
   const agentOf = (keepAlive: boolean) =>
     tlsOptions
       ? new HttpsAgent({ keepAlive, maxSockets, timeout: IDLE_CONNECTION_MS, ...tlsOptions })
-      : new HttpAgent({ keepAlive, maxSockets, timeout: IDLE_CONNECTION_MS });
+      : new nodeHttp.Agent({ keepAlive, maxSockets, timeout: IDLE_CONNECTION_MS });
   let agent = agentOf(true);
   const retired = new Set<HttpAgent>();
   const probeAgent = agentOf(false);
@@ -595,7 +591,7 @@ function createTransport(endpoint: DockerEndpoint, connections: number | null): 
     endpoint.kind === "unix"
       ? { socketPath: endpoint.socketPath, host: "docker" }
       : { host: endpoint.host, port: endpoint.port };
-  const request = tls ? httpsRequest : httpRequest;
+  const request = tls ? httpsRequest : nodeHttp.request;
   const send = (
     via: HttpAgent,
     method: string,

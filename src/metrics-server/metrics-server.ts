@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Gauge } from "prom-client";
@@ -6,6 +6,7 @@ import type { DockerEngine } from "../docker/engine.ts";
 import { registry } from "../metrics/registry.ts";
 import type { StateStore } from "../store/state-store.ts";
 import { parseBindAddress } from "../streaming/bind-address.ts";
+import { nodeHttp } from "../util/node-http.ts";
 import { criProbe } from "./cri-probe.ts";
 import { Health } from "./health.ts";
 import { type ObjectStates, objectStates } from "./object-states.ts";
@@ -65,7 +66,7 @@ let scrapeTimeMetrics = false;
 export async function serveMetrics(options: MetricsServerOptions): Promise<MetricsServer> {
   const { host, port } = parseBindAddress(options.bindAddress);
   registerScrapeTimeMetrics(options.objectStates);
-  const server = createServer((request, response) => {
+  const server = nodeHttp.createServer((request, response) => {
     handle(request, response, options).catch((err: unknown) => {
       options.log.warn({ err }, "metrics request failed");
       if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });

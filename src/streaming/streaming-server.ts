@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { createWebSocketStream, WebSocketServer } from "ws";
 import { messageOf } from "../errors.ts";
+import { nodeHttp } from "../util/node-http.ts";
 import { runAttachSession } from "./attach-session.ts";
 import { parseBindAddress, urlHost } from "./bind-address.ts";
 import type { CommandOutcome } from "./command-status.ts";
@@ -100,7 +101,7 @@ export class StreamingServer {
           key: readFileSync(options.tls.keyFile),
           handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_STREAM_HANDSHAKE_TIMEOUT_MS,
         })
-      : createHttpServer();
+      : nodeHttp.createServer();
     this.#wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
