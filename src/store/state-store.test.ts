@@ -2,12 +2,24 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { containerEntry, sandboxEntry } from "../../test/support/store-records.ts";
 import { isErrorKind } from "../errors.ts";
-import { StateStore, type StoreChange } from "./state-store.ts";
+import type { BerthRecord } from "./from-docker.ts";
+import { POD_UID_LABEL, StateStore, type StoreChange } from "./state-store.ts";
 
 const SB = `abcd${"1".repeat(60)}`;
 const SB2 = `abce${"2".repeat(60)}`;
 const C1 = `c0ff${"3".repeat(60)}`;
 const C2 = `c0fe${"4".repeat(60)}`;
+
+/** An entry labelled with a pod uid, as the kubelet labels every sandbox and container. */
+function labelled(entry: BerthRecord, uid: string): BerthRecord {
+  entry.record.config.labels[POD_UID_LABEL] = uid;
+  return entry;
+}
+
+const ids = (found: { sandboxes: { id: string }[]; containers: { id: string }[] }) => ({
+  sandboxes: found.sandboxes.map((r) => r.id.slice(0, 4)),
+  containers: found.containers.map((r) => r.id.slice(0, 4)),
+});
 
 function recording(store: StateStore): string[] {
   const seen: string[] = [];
@@ -114,5 +126,28 @@ describe("StateStore", () => {
     unsubscribe();
     store.upsert(sandboxEntry(SB2));
     assert.equal(count, 1);
+  });
+  test("withPodUid answers the records labelled with the uid, through upserts and deletes", () => {
+    const store = new StateStore();
+    store.upsert(labelled(sandboxEntry(SB), "pod-a"));
+    store.upsert(labelled(containerEntry(C1, SB), "pod-a"));
+    store.upsert(labelled(sandboxEntry(SB2), "pod-b"));
+    store.upsert(containerEntry(C2, SB2)); // no uid label: never found by uid
+    assert.deepEqual(ids(store.withPodUid("pod-a")), { sandboxes: ["abcd"], containers: ["c0ff"] });
+    assert.deepEqual(ids(store.withPodUid("pod-b")), { sandboxes: ["abce"], containers: [] });
+    assert.deepEqual(ids(store.withPodUid("pod-c")), { sandboxes: [], containers: [] });
+
+    // A changed record replaces the old one in the index, under its new uid if that changed.
+    const moved = labelled(containerEntry(C1, SB), "pod-b");
+    store.upsert(moved);
+    assert.deepEqual(ids(store.withPodUid("pod-a")), { sandboxes: ["abcd"], containers: [] });
+    assert.equal(store.withPodUid("pod-b").containers[0], moved.record);
+
+    store.delete(SB2);
+    store.delete(C1);
+    assert.deepEqual(ids(store.withPodUid("pod-b")), { sandboxes: [], containers: [] });
+    store.replaceAll([labelled(sandboxEntry(SB2), "pod-b")]);
+    assert.deepEqual(ids(store.withPodUid("pod-a")), { sandboxes: [], containers: [] });
+    assert.deepEqual(ids(store.withPodUid("pod-b")), { sandboxes: ["abce"], containers: [] });
   });
 });

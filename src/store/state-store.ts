@@ -2,6 +2,13 @@ import { notFound } from "../errors.ts";
 import type { BerthRecord } from "./from-docker.ts";
 import type { ContainerRecord, SandboxRecord } from "./records.ts";
 
+/**
+ * The label the kubelet's per-pod status sync selects by (ListPodSandbox and ListContainers
+ * filtered by the pod's uid, once a minute per pod): indexed, so those lists need not scan
+ * every record of the node.
+ */
+export const POD_UID_LABEL = "io.kubernetes.pod.uid";
+
 export type StoreChange =
   | { type: "upsert"; entry: BerthRecord; previous: BerthRecord | undefined }
   | { type: "delete"; entry: BerthRecord };
@@ -16,10 +23,14 @@ export class StateStore {
   readonly #sandboxes = new Map<string, SandboxRecord>();
   readonly #containers = new Map<string, ContainerRecord>();
   readonly #bySandbox = new Map<string, Set<string>>();
+  /** Ids of the sandboxes and containers whose CRI labels carry each pod uid. */
+  readonly #byPodUid = new Map<string, Set<string>>();
   readonly #listeners = new Set<(change: StoreChange) => void>();
 
   upsert(entry: BerthRecord): void {
     const previous = this.#entry(entry.record.id);
+    if (previous) this.#unindexPodUid(previous);
+    this.#indexPodUid(entry);
     if (entry.kind === "sandbox") {
       this.#sandboxes.set(entry.record.id, entry.record);
     } else {
@@ -38,6 +49,7 @@ export class StateStore {
   delete(id: string): void {
     const entry = this.#entry(id);
     if (!entry) return;
+    this.#unindexPodUid(entry);
     if (entry.kind === "sandbox") {
       this.#sandboxes.delete(id);
     } else {
@@ -98,6 +110,21 @@ export class StateStore {
     return result;
   }
 
+  /**
+   * The sandboxes and the containers labelled with a pod uid (POD_UID_LABEL), in the order
+   * they were first stored; a list filtered by that label looks at these only.
+   */
+  withPodUid(uid: string): { sandboxes: SandboxRecord[]; containers: ContainerRecord[] } {
+    const found = { sandboxes: [] as SandboxRecord[], containers: [] as ContainerRecord[] };
+    for (const id of this.#byPodUid.get(uid) ?? []) {
+      const sandbox = this.#sandboxes.get(id);
+      if (sandbox) found.sandboxes.push(sandbox);
+      const container = this.#containers.get(id);
+      if (container) found.containers.push(container);
+    }
+    return found;
+  }
+
   get size(): { sandboxes: number; containers: number } {
     return { sandboxes: this.#sandboxes.size, containers: this.#containers.size };
   }
@@ -114,6 +141,25 @@ export class StateStore {
     const container = this.#containers.get(id);
     if (container) return { kind: "container", record: container };
     return undefined;
+  }
+
+  #indexPodUid(entry: BerthRecord): void {
+    const uid = entry.record.config.labels[POD_UID_LABEL];
+    if (uid === undefined) return;
+    let ids = this.#byPodUid.get(uid);
+    if (!ids) {
+      ids = new Set();
+      this.#byPodUid.set(uid, ids);
+    }
+    ids.add(entry.record.id);
+  }
+
+  #unindexPodUid(entry: BerthRecord): void {
+    const uid = entry.record.config.labels[POD_UID_LABEL];
+    if (uid === undefined) return;
+    const ids = this.#byPodUid.get(uid);
+    ids?.delete(entry.record.id);
+    if (ids?.size === 0) this.#byPodUid.delete(uid);
   }
 
   #emit(change: StoreChange): void {

@@ -9,12 +9,22 @@ import { matchesSandboxFilter, sandboxState, toPodSandbox } from "../../runtime/
 import { preserialized, reusedRepeatedField } from "../../server/preserialized.ts";
 import type { ServiceHandlers } from "../../server/service-handlers.ts";
 import type { SandboxRecord } from "../../store/records.ts";
+import { POD_UID_LABEL } from "../../store/state-store.ts";
 import type { Services } from "../services.ts";
 import { sendInPages } from "../stream-pages.ts";
 
+/**
+ * The sandboxes a filter can match: those of one pod when it selects the pod's uid (the
+ * kubelet's per-pod sync), else all of them. The filter itself is still applied to each.
+ */
+function candidates(s: Services, filter: PodSandboxFilter | undefined): Iterable<SandboxRecord> {
+  const uid = filter?.labelSelector[POD_UID_LABEL];
+  return uid === undefined ? s.store.sandboxes() : s.store.withPodUid(uid).sandboxes;
+}
+
 async function listSandboxes(s: Services, filter: PodSandboxFilter | undefined) {
   const items = [];
-  for (const sandbox of s.store.sandboxes()) {
+  for (const sandbox of candidates(s, filter)) {
     const state: PodSandboxState = sandboxState(sandbox);
     if (matchesSandboxFilter(sandbox, state, filter)) items.push(toPodSandbox(sandbox, state));
   }
@@ -34,7 +44,7 @@ export function sandboxList(s: Services): ServiceHandlers<typeof RuntimeService>
   return async (request) => {
     const answer = isEmptyFilter(request.filter) ? answerAll : answerFiltered;
     const items: Uint8Array[] = [];
-    for (const sandbox of s.store.sandboxes()) {
+    for (const sandbox of candidates(s, request.filter)) {
       const state = sandboxState(sandbox);
       if (!matchesSandboxFilter(sandbox, state, request.filter)) continue;
       const cached = encodings.get(sandbox);
