@@ -29,7 +29,7 @@ import { parseDockerEndpoint } from "../src/docker/endpoint.ts";
 import { CniNetwork } from "../src/network/cni.ts";
 import { parseNetworkConfig } from "../src/network/cni-config.ts";
 import { BERTH_NETWORK_FILE, defaultNetworkJson } from "../src/network/default-network.ts";
-import { startBerth } from "../test/support/berth-process.ts";
+import { SERVICE_ENV, startBerth } from "../test/support/berth-process.ts";
 import { loadFixtures } from "../test/support/fixtures.ts";
 import { CpuMeter, type CpuWindows, type ProcessGroups } from "./cpu-meter.ts";
 import { summarizeProfile } from "./cpu-profile.ts";
@@ -244,7 +244,10 @@ async function berthTarget(): Promise<Target> {
   const profileDir = values["cpu-prof"] ? join(work, "cpu-profile") : undefined;
   const berth = await startBerth({
     args: ["--cni-conf-dir", cniDir, "--log-level", "warn", "--no-default-network"],
-    env: profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : undefined,
+    env: {
+      ...SERVICE_ENV,
+      ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+    },
   });
   const pid = berth.child.pid as number;
   const engine = engineProcesses();

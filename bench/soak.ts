@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type BerthProcess, startBerth } from "../test/support/berth-process.ts";
+import { type BerthProcess, SERVICE_ENV, startBerth } from "../test/support/berth-process.ts";
 import { loadFixtures } from "../test/support/fixtures.ts";
 import { podConfig } from "../test/support/pods.ts";
 import { execOverSpdy } from "../test/support/remote-command-client.ts";
@@ -260,6 +260,7 @@ const berth = await startBerth({
   socket,
   rootDir,
   onlyArgs: true,
+  env: SERVICE_ENV,
   args: [
     "--listen",
     `unix://${socket}`,

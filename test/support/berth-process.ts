@@ -13,6 +13,12 @@ const NODE = process.execPath;
 const ENTRY = process.env.BERTH_ENTRY ?? "src/main.ts";
 const NODE_FLAGS = ["--max-semi-space-size=2"];
 
+/**
+ * The environment packaging/systemd/berth.service (and `npm start`) gives berth: the benchmark
+ * and the soak run berth as a node runs it. bench/service-env.test.ts keeps the two in step.
+ */
+export const SERVICE_ENV: Record<string, string> = { MALLOC_ARENA_MAX: "2" };
+
 export interface BerthProcess {
   socket: string;
   endpoint: string;
