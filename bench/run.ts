@@ -221,6 +221,19 @@ async function rawEngineBaseline(): Promise<number[]> {
   return samples;
 }
 
+interface Growth {
+  first10Median: number;
+  last10Median: number;
+  ratio: number;
+}
+
+/** How much slower the last ten of a series of pod starts were than the first ten. */
+function growth(samples: number[]): Growth {
+  const first = summarize(samples.slice(0, 10)).median;
+  const last = summarize(samples.slice(-10)).median;
+  return { first10Median: first, last10Median: last, ratio: last / first };
+}
+
 /** One CRI endpoint under test and the processes whose CPU and memory count for it. */
 interface Target {
   label: string;
@@ -296,7 +309,7 @@ interface TargetResult {
   client: string;
   loadAverage: { before: number[]; after: number[] };
   summaries: Record<string, Summary>;
-  podStartGrowth?: { first10Median: number; last10Median: number; ratio: number };
+  podStartGrowth?: Growth;
   teardownSeconds: number[];
   steady?: CpuWindows & { rounds: number; elapsedSeconds: number; errors: number };
   idle?: CpuWindows;
@@ -353,9 +366,7 @@ async function runTarget(target: Target): Promise<TargetResult> {
       result.summaries[`podStartRound${churn + 1}`] = summarize(roundStart);
       if (churn === 0) {
         result.summaries.podStart = summarize(roundStart);
-        const first = summarize(roundStart.slice(0, 10)).median;
-        const last = summarize(roundStart.slice(-10)).median;
-        result.podStartGrowth = { first10Median: first, last10Median: last, ratio: last / first };
+        result.podStartGrowth = growth(roundStart);
         for (const call of MEASURED_CALLS) {
           checkInterrupted();
           const n =
@@ -470,10 +481,16 @@ async function main() {
   const started = new Date().toISOString();
   const version = await docker.version();
   let rawStart: Summary | undefined;
+  let rawGrowth: Growth | undefined;
   const targets: TargetResult[] = [];
   try {
     if (!values["compare-only"]) {
-      if (!values["skip-raw"]) rawStart = summarize(await rawEngineBaseline());
+      if (!values["skip-raw"]) {
+        const raw = await rawEngineBaseline();
+        rawStart = summarize(raw);
+        // The engine's own growth with the pod count, next to berth's (podStartGrowth).
+        rawGrowth = growth(raw);
+      }
       targets.push(await runTarget(await berthTarget()));
     }
     if (values.compare && !interrupted) targets.push(await runTarget(peerTarget(values.compare)));
@@ -494,6 +511,7 @@ async function main() {
     network: NETWORK_MODE,
     client: values.client,
     rawPodStart: rawStart,
+    rawPodStartGrowth: rawGrowth,
     targets,
   });
 }
@@ -505,6 +523,7 @@ type Results = {
   network: string;
   client: string | undefined;
   rawPodStart?: Summary;
+  rawPodStartGrowth?: Growth;
   targets: TargetResult[];
 };
 
@@ -593,6 +612,12 @@ function report(results: Results) {
           ? `; berth's pod start is ${(berth.median / results.rawPodStart.median).toFixed(2)}x`
           : ""),
     );
+    const g = results.rawPodStartGrowth;
+    if (g) {
+      out.push(
+        `  raw engine pod work: first 10 median ${g.first10Median.toFixed(1)} ms, last 10 ${g.last10Median.toFixed(1)} ms (${g.ratio.toFixed(2)}x)`,
+      );
+    }
   }
   const file =
     values.output ??
