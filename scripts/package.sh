@@ -91,6 +91,7 @@ doc="$root/usr/share/doc/berth"
 install -D -m 0755 "$exe" "$root/usr/bin/berth"
 install -D -m 0644 packaging/systemd/berth.service "$root/lib/systemd/system/berth.service"
 install -D -m 0644 packaging/systemd/berth.socket "$root/lib/systemd/system/berth.socket"
+install -D -m 0644 packaging/sysctl/30-berth.conf "$root/usr/lib/sysctl.d/30-berth.conf"
 mkdir -p "$root/etc/berth" "$root/usr/share/man/man8" "$doc" "$root/DEBIAN"
 
 # The conffile is berth's own `config default`: every key with its default and what it does.

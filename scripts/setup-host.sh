@@ -8,7 +8,9 @@
 #      curl are installed (apt-get only runs when something is missing);
 #   2. a Docker engine answers GET /_ping (we start dockerd ourselves: there is
 #      no systemd as PID 1 on these machines);
-#   3. the pod sandbox ("pause") image exists locally. The machine has no
+#   3. fs.inotify.max_user_instances is at least what berth's package sets
+#      (packaging/sysctl/30-berth.conf), raised for this boot only when lower;
+#   4. the pod sandbox ("pause") image exists locally. The machine has no
 #      registry access, so unless a pull works we build berth's own pause
 #      program (pause/pause.c) into a FROM-scratch image under the upstream
 #      name, so berth's default config needs no change.
@@ -254,8 +256,24 @@ ensure_pause_image() {
   build_pause_image "$src_sha"
 }
 
+# Docker Engine 20.10 polls the logs berth follows once the node runs out of inotify
+# instances (see packaging/sysctl/30-berth.conf); never lowers a higher setting.
+ensure_inotify_instances() {
+  local file=/proc/sys/fs/inotify/max_user_instances wanted current
+  wanted="$(sed -n 's/^fs.inotify.max_user_instances *= *//p' "$BERTH_ROOT/packaging/sysctl/30-berth.conf")"
+  current="$(cat "$file" 2>/dev/null || echo "")"
+  if [[ -n "$current" && "$current" -lt "$wanted" ]]; then
+    if echo "$wanted" >"$file" 2>/dev/null; then
+      log "sysctl: fs.inotify.max_user_instances $current -> $wanted (for this boot)"
+    else
+      log "sysctl: fs.inotify.max_user_instances is $current and cannot be raised here"
+    fi
+  fi
+}
+
 # ---------------------------------------------------------------------------
 ensure_packages
+ensure_inotify_instances
 ensure_engine
 ensure_pause_image
 

@@ -21,6 +21,7 @@ import {
 import {
   evaluateBridgeNetfilter,
   evaluateForwardPolicy,
+  evaluateInotifyInstances,
   evaluateIpForward,
   gatherKernelFacts,
 } from "./kernel-checks.ts";
@@ -58,6 +59,7 @@ export async function doctorChecks(config: Config): Promise<CheckResult[]> {
     evaluateIpForward(kernel),
     evaluateBridgeNetfilter(kernel),
     evaluateForwardPolicy(kernel),
+    evaluateInotifyInstances(kernel),
     evaluateCapabilities(capabilities),
     evaluateCriSocket(criSocket),
     ...evaluateOtherRuntimes(others),

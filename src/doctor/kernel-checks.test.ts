@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import {
   evaluateBridgeNetfilter,
   evaluateForwardPolicy,
+  evaluateInotifyInstances,
   evaluateIpForward,
+  INOTIFY_INSTANCES,
   type KernelFacts,
 } from "./kernel-checks.ts";
 
@@ -12,6 +16,7 @@ const healthy: KernelFacts = {
   bridgeNfCallIptables: "1",
   forwardPolicy: { policy: "ACCEPT" },
   podForwardAcceptedBy: undefined,
+  inotifyInstances: "8192",
 };
 
 describe("kernel checks", () => {
@@ -48,6 +53,28 @@ describe("kernel checks", () => {
     assert.equal(
       evaluateForwardPolicy({ ...healthy, forwardPolicy: { error: "ENOENT" } }).status,
       "warn",
+    );
+  });
+
+  test("inotify instances: the kernel's default 128 warns with the package's value", () => {
+    assert.equal(evaluateInotifyInstances(healthy).status, "ok");
+    assert.equal(evaluateInotifyInstances({ ...healthy, inotifyInstances: "1024" }).status, "ok");
+    const low = evaluateInotifyInstances({ ...healthy, inotifyInstances: "128" });
+    assert.equal(low.status, "warn");
+    assert.match(low.detail, /= 128: Docker Engine 20\.10 .* polls the logs/);
+    assert.match(low.fix ?? "", /sysctl -w fs\.inotify\.max_user_instances=8192/);
+    const unreadable = evaluateInotifyInstances({ ...healthy, inotifyInstances: undefined });
+    assert.equal(unreadable.status, "warn");
+  });
+
+  test("the package's sysctl file sets the value the check recommends", () => {
+    const file = readFileSync(
+      join(import.meta.dirname, "../../packaging/sysctl/30-berth.conf"),
+      "utf8",
+    );
+    assert.match(
+      file,
+      new RegExp(`^fs\\.inotify\\.max_user_instances = ${INOTIFY_INSTANCES}$`, "m"),
     );
   });
 });

@@ -17,6 +17,8 @@ export interface KernelFacts {
    * plugin, or berth's own rules for its default network; undefined when nothing does.
    */
   podForwardAcceptedBy: string | undefined;
+  /** /proc/sys/fs/inotify/max_user_instances; undefined when unreadable. */
+  inotifyInstances: string | undefined;
 }
 
 export async function gatherKernelFacts(
@@ -32,6 +34,7 @@ export async function gatherKernelFacts(
     bridgeNfCallIptables: await sysctl("/proc/sys/net/bridge/bridge-nf-call-iptables"),
     forwardPolicy: await forwardPolicy(),
     podForwardAcceptedBy,
+    inotifyInstances: await sysctl("/proc/sys/fs/inotify/max_user_instances"),
   };
 }
 
@@ -113,5 +116,34 @@ export function evaluateForwardPolicy(facts: KernelFacts): CheckResult {
     detail:
       "FORWARD policy DROP (Docker sets it): traffic of pods to other hosts and between pods is dropped unless rules allow it",
     fix: 'add {"type": "firewall"} to the CNI network\'s plugins, or accept the pod CIDR in the DOCKER-USER chain (iptables -I DOCKER-USER -s POD_CIDR -j ACCEPT; and -d POD_CIDR)',
+  };
+}
+
+/**
+ * What berth's package sets (packaging/sysctl/30-berth.conf). Docker Engine 20.10 takes an
+ * inotify instance for each log berth follows (one per running container) and polls the logs
+ * past the limit, every 200 ms each; the limit is shared by every root process.
+ */
+export const INOTIFY_INSTANCES = 8192;
+/** Below this a node of 110 pods runs out: a warning. */
+const INOTIFY_INSTANCES_ENOUGH = 1024;
+
+export function evaluateInotifyInstances(facts: KernelFacts): CheckResult {
+  const value = Number(facts.inotifyInstances);
+  if (facts.inotifyInstances !== undefined && value >= INOTIFY_INSTANCES_ENOUGH) {
+    return {
+      name: "inotify-instances",
+      status: "ok",
+      detail: `fs.inotify.max_user_instances = ${facts.inotifyInstances}`,
+    };
+  }
+  return {
+    name: "inotify-instances",
+    status: "warn",
+    detail:
+      facts.inotifyInstances === undefined
+        ? "fs.inotify.max_user_instances cannot be read"
+        : `fs.inotify.max_user_instances = ${facts.inotifyInstances}: Docker Engine 20.10 watches each container log berth follows with an instance of its own and polls the logs past the limit (about 1.3 CPU-s a minute of dockerd at 110 pods)`,
+    fix: `sysctl -w fs.inotify.max_user_instances=${INOTIFY_INSTANCES} (berth's package sets it in /usr/lib/sysctl.d/30-berth.conf)`,
   };
 }

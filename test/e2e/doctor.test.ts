@@ -30,6 +30,7 @@ const CHECKS = [
   "ip-forward",
   "br-netfilter",
   "iptables-forward",
+  "inotify-instances",
   "capabilities",
   "cri-socket",
   "other-cri",
