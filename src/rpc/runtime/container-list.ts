@@ -13,8 +13,16 @@ import { POD_UID_LABEL } from "../../store/state-store.ts";
 import type { Services } from "../services.ts";
 import { sendInPages } from "../stream-pages.ts";
 
-async function names(s: Services, record: ContainerRecord, signal: AbortSignal) {
-  return s.images.cachedNames(record.imageId) ?? (await s.images.namesById(record.imageId, signal));
+/**
+ * The image's names: the cached ones as they are (nearly always), else a lookup to await. No
+ * promise in the common case, so a relist need not await once per container.
+ */
+function names(
+  s: Services,
+  record: ContainerRecord,
+  signal: AbortSignal,
+): ImageNames | undefined | Promise<ImageNames | undefined> {
+  return s.images.cachedNames(record.imageId) ?? s.images.namesById(record.imageId, signal);
 }
 
 /**
@@ -63,11 +71,8 @@ export function containerList(
     const items: Uint8Array[] = [];
     for (const record of candidates(s, request.filter)) {
       if (!matchesContainerFilter(record, request.filter)) continue;
-      // No await when the image's names are at hand (nearly always): a microtask per
-      // container of every relist adds up.
-      const imageNames =
-        s.images.cachedNames(record.imageId) ?? (await s.images.namesById(record.imageId, signal));
-      items.push(encoded(record, imageNames));
+      const found = names(s, record, signal);
+      items.push(encoded(record, found instanceof Promise ? await found : found));
     }
     return preserialized(answer(items));
   };
